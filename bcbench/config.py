@@ -74,7 +74,8 @@ class TrainConfig:
     class_weights: Literal["none", "balanced"] = "none"
     early_stopping_patience: int = 2  # epochs without val-loss improvement; 0 disables
     min_epochs: int = 5
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # None: what `accelerate launch --mixed_precision` / `accelerate config` chose, else "no"
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
     deterministic: bool = False
     channels_last: bool = False
 
@@ -108,6 +109,8 @@ class Config:
     models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "mobilenet_v3_small")
     seeds: tuple[int, ...] = (0, 1, 2)
     model_options: dict[str, ModelOptions] = field(default_factory=dict)
+    # extra swept axes: dotted config key -> values, e.g. {"train.lr": [1e-3, 1e-4]}
+    axes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

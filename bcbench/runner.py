@@ -1,0 +1,132 @@
+"""Orchestration behind `bcbench run`: plan, run this process's share, then summarise (main process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bcbench.config import Config, to_dict
+from bcbench.results import load_records, write_text_atomic
+from bcbench.sweep import PlannedRun, Sweep, plan_runs, sweep_dir
+
+EXIT_OK, EXIT_RUN_FAILED = 0, 1
+
+
+class RichObserver:
+    """Overall runs bar with ETA, the current run's epoch bar, and one line per finished run."""
+
+    def __init__(self, console: Console, max_epochs: int) -> None:
+        self.console = console
+        self.max_epochs = max_epochs
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.runs_task: Any = None
+        self.epoch_task: Any = None
+        self.data_task: Any = None
+
+    def __enter__(self) -> RichObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def sweep_started(self, total: int, done: int, todo: int) -> None:
+        self.console.print(f"{done} of {total} runs done, running {todo}")
+        self.runs_task = self.progress.add_task("runs", total=todo, status="")
+
+    def data_loading(self, done: int, total: int) -> None:
+        if self.data_task is None:
+            self.data_task = self.progress.add_task("decoding images", total=total, status="")
+        self.progress.update(self.data_task, completed=done, visible=done < total)
+
+    def run_started(self, planned: PlannedRun, position: int, todo: int) -> None:
+        label = f"{planned.spec.model} seed {planned.spec.seed}"
+        epochs = planned.spec.train.epochs
+        if self.epoch_task is None:
+            self.epoch_task = self.progress.add_task(label, total=epochs, status="")
+        self.progress.reset(self.epoch_task, total=epochs, description=label, status="")
+
+    def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None:
+        status = f"loss {entry['train_loss']:.3f} val_loss {entry['val_loss']:.3f} val_acc {entry['val_acc']:.3f}"
+        self.progress.update(self.epoch_task, advance=1, status=status)
+
+    def run_finished(self, planned: PlannedRun, record: dict[str, Any]) -> None:
+        self.progress.advance(self.runs_task)
+        name = f"{planned.spec.model} seed {planned.spec.seed}"
+        if record["status"] == "ok":
+            test = record["test"]
+            seconds = record["efficiency"].get("train_seconds", 0.0)
+            self.console.print(
+                f"[green]ok[/] {name}: acc {test['accuracy']:.3f} macro-F1 {test['f1_macro']:.3f} "
+                f"({record['epochs_run']} epochs, {seconds:.1f} s)",
+                highlight=False,
+            )
+        else:
+            self.console.print(f"[red]failed[/] {name}: {record['error']}", highlight=False)
+
+
+def make_accelerator() -> Any:
+    from accelerate import Accelerator
+
+    # precision is handled per run (see train.MixedPrecision), so Accelerate's stays "no"
+    return Accelerator(mixed_precision="no")
+
+
+def run_sweep(config: Config, fresh: bool = False, dry_run: bool = False, console: Console | None = None) -> int:
+    """Run the sweep described by ``config``; the exit code says whether any run failed."""
+    console = console or Console()
+    planned = plan_runs(config)
+    directory = sweep_dir(config, fresh)
+    if dry_run:
+        for item in planned:
+            console.print(f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}")
+        return EXIT_OK
+    accelerator = make_accelerator()
+    prepare_directory(directory, config)
+    from bcbench.efficiency_hook import RunEfficiency
+
+    measure = RunEfficiency(config, accelerator.device)
+    with RichObserver(console, config.train.epochs) as observer:
+        sweep = Sweep(config, accelerator, directory, observer, measure)
+        sweep.run(planned)
+    return summarise(directory, planned, console)
+
+
+def prepare_directory(directory: Path, config: Config) -> None:
+    """Create the sweep folder and store the resolved config beside the records."""
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(directory / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def summarise(directory: Path, planned: list[PlannedRun], console: Console) -> int:
+    """Print the per-model table from the stored records of the planned runs; report failures."""
+    from bcbench.report import summary_table
+
+    loaded = load_records(directory / "runs.jsonl")
+    if loaded.bad_lines:
+        console.print(f"[yellow]warning:[/] ignored unreadable lines {loaded.bad_lines} in {directory / 'runs.jsonl'}")
+    latest = loaded.latest_by_run_id()
+    records = [latest[p.run_id] for p in planned if p.run_id in latest]
+    ok = [r for r in records if r["status"] == "ok"]
+    if ok:
+        console.print(summary_table(ok))
+    failed = [r for r in records if r["status"] != "ok"]
+    console.print(f"results: {directory / 'runs.jsonl'} ({len(ok)} ok, {len(failed)} failed)")
+    if failed:
+        console.print("[red]some runs failed; rerun the same command to retry them[/]")
+        return EXIT_RUN_FAILED
+    return EXIT_OK
