@@ -21,7 +21,9 @@ def run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", "-c", help="YAML experiment file (default: configs/default.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
-    parser.add_argument("--set", action="append", default=[], metavar="key=value", help="same as a positional")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="key=value", help="same as a positional"
+    )
     parser.add_argument("--fresh", action="store_true", help="start a new sweep folder instead of resuming")
     parser.add_argument("--dry-run", action="store_true", help="print the planned runs and exit")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -63,7 +65,9 @@ def default_config_path() -> Path | None:
 def models_command(argv: Sequence[str]) -> int:
     from bcbench.models import available_models
 
-    parser = argparse.ArgumentParser(prog="bcbench models", description="List the model names bcbench accepts.")
+    parser = argparse.ArgumentParser(
+        prog="bcbench models", description="List the model names bcbench accepts."
+    )
     parser.parse_args(argv)
     print("\n".join(available_models()))
     return EXIT_OK
@@ -88,4 +92,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -7,6 +7,7 @@ the reader reports and ignores.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -52,10 +53,14 @@ def append_record(path: str | Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(_json_safe(record), sort_keys=False, allow_nan=False) + "\n"
     with open(path, "a+b") as handle:
-        _terminate_torn_line(handle)
-        handle.write(line.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # several processes of one sweep share the file
+        try:
+            _terminate_torn_line(handle)
+            handle.write(line.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _terminate_torn_line(handle: Any) -> None:

@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bcbench.config import Config, to_dict
 from bcbench.results import load_records, write_text_atomic
-from bcbench.sweep import PlannedRun, Sweep, plan_runs, sweep_dir
+from bcbench.sweep import PlannedRun, Sweep, plan_runs, shard, sweep_dir
 
 EXIT_OK, EXIT_RUN_FAILED = 0, 1
 
@@ -59,7 +66,9 @@ class RichObserver:
         self.progress.reset(self.epoch_task, total=epochs, description=label, status="")
 
     def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None:
-        status = f"loss {entry['train_loss']:.3f} val_loss {entry['val_loss']:.3f} val_acc {entry['val_acc']:.3f}"
+        status = (
+            f"loss {entry['train_loss']:.3f} val_loss {entry['val_loss']:.3f} val_acc {entry['val_acc']:.3f}"
+        )
         self.progress.update(self.epoch_task, advance=1, status=status)
 
     def run_finished(self, planned: PlannedRun, record: dict[str, Any]) -> None:
@@ -84,24 +93,50 @@ def make_accelerator() -> Any:
     return Accelerator(mixed_precision="no")
 
 
-def run_sweep(config: Config, fresh: bool = False, dry_run: bool = False, console: Console | None = None) -> int:
+def run_sweep(
+    config: Config, fresh: bool = False, dry_run: bool = False, console: Console | None = None
+) -> int:
     """Run the sweep described by ``config``; the exit code says whether any run failed."""
     console = console or Console()
     planned = plan_runs(config)
     directory = sweep_dir(config, fresh)
     if dry_run:
         for item in planned:
-            console.print(f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}")
+            console.print(
+                f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}"
+            )
         return EXIT_OK
     accelerator = make_accelerator()
-    prepare_directory(directory, config)
+    if accelerator.is_main_process:
+        prepare_directory(directory, config)
+    accelerator.wait_for_everyone()
     from bcbench.efficiency_hook import RunEfficiency
 
     measure = RunEfficiency(config, accelerator.device)
-    with RichObserver(console, config.train.epochs) as observer:
+    quiet = not accelerator.is_main_process
+    process_console = Console(quiet=quiet) if quiet else console
+    with RichObserver(process_console, config.train.epochs) as observer:
         sweep = Sweep(config, accelerator, directory, observer, measure)
-        sweep.run(planned)
+        todo = sweep.pending(planned)
+        # every process must see the same pending list before any of them appends a record
+        accelerator.wait_for_everyone()
+        mine = shard(todo, accelerator.process_index, accelerator.num_processes, expected_cost(directory))
+        written = sweep.run(mine, total=len(planned), done=len(planned) - len(todo))
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return EXIT_RUN_FAILED if any(r["status"] != "ok" for r in written) else EXIT_OK
     return summarise(directory, planned, console)
+
+
+def expected_cost(directory: Path) -> dict[str, float]:
+    """Median wall seconds per model from earlier records, to balance processes by work."""
+    import statistics
+
+    seconds: dict[str, list[float]] = {}
+    for record in load_records(directory / "runs.jsonl").records:
+        if record.get("wall_seconds"):
+            seconds.setdefault(record["model"], []).append(float(record["wall_seconds"]))
+    return {model: statistics.median(values) for model, values in seconds.items()}
 
 
 def prepare_directory(directory: Path, config: Config) -> None:
@@ -118,7 +153,9 @@ def summarise(directory: Path, planned: list[PlannedRun], console: Console) -> i
 
     loaded = load_records(directory / "runs.jsonl")
     if loaded.bad_lines:
-        console.print(f"[yellow]warning:[/] ignored unreadable lines {loaded.bad_lines} in {directory / 'runs.jsonl'}")
+        console.print(
+            f"[yellow]warning:[/] ignored unreadable lines {loaded.bad_lines} in {directory / 'runs.jsonl'}"
+        )
     latest = loaded.latest_by_run_id()
     records = [latest[p.run_id] for p in planned if p.run_id in latest]
     ok = [r for r in records if r["status"] == "ok"]

@@ -77,7 +77,9 @@ def apply_axes(config: Config, axes: dict[str, Any]) -> Config:
         parts = dotted.split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
-                raise BcbenchError(f"sweep axis {dotted!r} is not a config key; use a dotted key like train.lr")
+                raise BcbenchError(
+                    f"sweep axis {dotted!r} is not a config key; use a dotted key like train.lr"
+                )
             node = node[part]
         node[parts[-1]] = value
     raw["axes"] = {}
@@ -113,6 +115,25 @@ def plan_runs(config: Config) -> list[PlannedRun]:
                 spec = run_spec(cell_config, model, seed, axes)
                 planned.append(PlannedRun(len(planned), spec, cell_config, make_run_id(spec, cell_config)))
     return planned
+
+
+def shard(
+    runs: list[PlannedRun], rank: int, world: int, cost: dict[str, float] | None = None
+) -> list[PlannedRun]:
+    """This process's share: longest-expected-first onto the least-loaded process, deterministically.
+
+    Every run lands on exactly one process (no padding, unlike split_between_processes);
+    ``cost`` is the expected seconds per model when known (e.g. from earlier records).
+    """
+    cost = cost or {}
+    loads = [0.0] * world
+    owner: dict[int, int] = {}
+    by_cost = sorted(runs, key=lambda p: (-cost.get(p.spec.model, 1.0), p.index))
+    for item in by_cost:
+        process = min(range(world), key=lambda r: (loads[r], r))
+        owner[item.index] = process
+        loads[process] += cost.get(item.spec.model, 1.0)
+    return [item for item in runs if owner[item.index] == rank]
 
 
 def sweep_dir(config: Config, fresh: bool = False) -> Path:
@@ -210,16 +231,16 @@ class Sweep:
         self.data = DataCache(self.observer)
 
     def pending(self, planned: list[PlannedRun]) -> list[PlannedRun]:
-        done = {rid for rid, r in load_records(self.runs_path).latest_by_run_id().items() if r["status"] == "ok"}
-        return [p for p in planned if p.run_id not in done]
+        """Runs without an ok record (failed ones are retried)."""
+        latest = load_records(self.runs_path).latest_by_run_id()
+        return [p for p in planned if latest.get(p.run_id, {}).get("status") != "ok"]
 
-    def run(self, planned: list[PlannedRun], mine: list[PlannedRun] | None = None) -> list[dict[str, Any]]:
-        """Run the pending runs of ``mine`` (default: all); return the records written now."""
-        todo = self.pending(mine if mine is not None else planned)
-        self.observer.sweep_started(len(planned), len(planned) - len(self.pending(planned)), len(todo))
+    def run(self, mine: list[PlannedRun], total: int, done: int) -> list[dict[str, Any]]:
+        """Run ``mine`` (this process's share of the pending runs); return the records written."""
+        self.observer.sweep_started(total, done, len(mine))
         written = []
-        for position, item in enumerate(todo):
-            self.observer.run_started(item, position, len(todo))
+        for position, item in enumerate(mine):
+            self.observer.run_started(item, position, len(mine))
             record = self.run_one(item)
             append_record(self.runs_path, record)
             written.append(record)
@@ -252,7 +273,9 @@ class Sweep:
 
     def _base_record(self, planned: PlannedRun) -> dict[str, Any]:
         run_config = to_dict(planned.config)
-        run_config.update(models=[planned.spec.model], seeds=[planned.spec.seed], train=to_dict(planned.spec.train))
+        run_config.update(
+            models=[planned.spec.model], seeds=[planned.spec.seed], train=to_dict(planned.spec.train)
+        )
         return {
             "sweep": self.config.name,
             "run_id": planned.run_id,

@@ -188,10 +188,21 @@ def train_run(
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = _train_epoch(
-            model, optimizer, criterion, precision, train_x, train_y, augment, normalize, train_cfg, generators
+            model,
+            optimizer,
+            criterion,
+            precision,
+            train_x,
+            train_y,
+            augment,
+            normalize,
+            train_cfg,
+            generators,
         )
         if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training loss became {train_loss} at epoch {epoch}; lower the learning rate")
+            raise TrainingDiverged(
+                f"training loss became {train_loss} at epoch {epoch}; lower the learning rate"
+            )
         if scheduler is not None:
             scheduler.step()
         _synchronize(device)
@@ -294,7 +305,9 @@ def evaluate(
             logits = model(normalize(images[start : start + batch_size]))
         probs.append(torch.softmax(logits.float(), dim=1))
     all_probs = torch.cat(probs) if probs else torch.empty(0, 0, device=images.device)
-    loss = nn.functional.nll_loss(all_probs.clamp_min(1e-12).log(), labels) if len(labels) else torch.tensor(0.0)
+    loss = (
+        nn.functional.nll_loss(all_probs.clamp_min(1e-12).log(), labels) if len(labels) else torch.tensor(0.0)
+    )
     return all_probs, float(loss)
 
 

@@ -87,6 +87,8 @@ def test_bad_files(tmp_path):
 
 
 def test_to_dict_round_trips():
-    config = load_config(None, ["models=[simple_cnn]", "model_options.simple_cnn.lr=0.5", "axes={train.lr: [1, 2]}"])
+    config = load_config(
+        None, ["models=[simple_cnn]", "model_options.simple_cnn.lr=0.5", "axes={train.lr: [1, 2]}"]
+    )
     assert build(Config, to_dict(config), "") == config
     assert to_dict(config)["axes"] == {"train.lr": [1, 2]}
