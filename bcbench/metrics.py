@@ -135,8 +135,12 @@ def _validated_probs_and_targets(
         raise ValueError("no samples: metrics are undefined")
     if targets.min() < 0 or targets.max() >= num_classes:
         raise ValueError(f"targets must lie in [0, {num_classes}), got {targets.min()}..{targets.max()}")
+    if not bool(torch.isfinite(probs).all()):
+        raise ValueError("probs contain NaN or inf (did the model diverge?): metrics are undefined")
     in_unit_range = bool(((probs >= 0) & (probs <= 1)).all())
-    sums_to_one = bool(torch.allclose(probs.sum(dim=1), torch.ones(1, dtype=torch.float64), atol=PROB_SUM_TOLERANCE))
+    sums_to_one = bool(
+        torch.allclose(probs.sum(dim=1), torch.ones(1, dtype=torch.float64), atol=PROB_SUM_TOLERANCE)
+    )
     if not (in_unit_range and sums_to_one):
         raise ValueError("probs must be softmax probabilities (rows in [0, 1] summing to 1), not logits")
     return probs, targets
@@ -230,7 +234,9 @@ def bootstrap_metric_ci(
     preds_array, targets_array = _as_int_array(preds), _as_int_array(targets)
     n = targets_array.shape[0]
     if preds_array.shape[0] != n or n == 0:
-        raise ValueError(f"preds ({preds_array.shape[0]}) and targets ({n}) must have the same, non-zero length")
+        raise ValueError(
+            f"preds ({preds_array.shape[0]}) and targets ({n}) must have the same, non-zero length"
+        )
     for label, array in (("preds", preds_array), ("targets", targets_array)):
         if array.min() < 0 or array.max() >= num_classes:
             raise ValueError(f"{label} must lie in [0, {num_classes}), got {array.min()}..{array.max()}")

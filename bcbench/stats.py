@@ -76,7 +76,9 @@ def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[flo
     return mean - half_width, mean + half_width
 
 
-def _bootstrap_mean_interval(values: np.ndarray, confidence: float, n_boot: int, seed: int) -> tuple[float, float]:
+def _bootstrap_mean_interval(
+    values: np.ndarray, confidence: float, n_boot: int, seed: int
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean (resampling the values with replacement)."""
     if _all_equal(values):
         return float(values[0]), float(values[0])
@@ -103,13 +105,17 @@ def describe(
         return summary
     identical = _all_equal(present)
     mean = float(present[0]) if identical else float(present.mean())
-    summary.update(mean=mean, median=float(np.median(present)), min=float(present.min()), max=float(present.max()))
+    summary.update(
+        mean=mean, median=float(np.median(present)), min=float(present.min()), max=float(present.max())
+    )
     if n < 2:
         return summary
     std = 0.0 if identical else float(present.std(ddof=1))
     summary["std"] = std
     summary["ci_t_low"], summary["ci_t_high"] = _t_interval(mean, std, n, confidence)
-    summary["ci_boot_low"], summary["ci_boot_high"] = _bootstrap_mean_interval(present, confidence, n_boot, seed)
+    summary["ci_boot_low"], summary["ci_boot_high"] = _bootstrap_mean_interval(
+        present, confidence, n_boot, seed
+    )
     return summary
 
 
@@ -240,7 +246,11 @@ def _shared_seeds(scores_a: Mapping[int, float | None], scores_b: Mapping[int, f
     def has_value(score: float | None) -> bool:
         return score is not None and not np.isnan(score)
 
-    return sorted(seed for seed in scores_a if seed in scores_b and has_value(scores_a[seed]) and has_value(scores_b[seed]))
+    return sorted(
+        seed
+        for seed in scores_a
+        if seed in scores_b and has_value(scores_a[seed]) and has_value(scores_b[seed])
+    )
 
 
 def pairwise_comparisons(
@@ -265,7 +275,15 @@ def pairwise_comparisons(
             n_boot=n_boot,
             seed=seed,
         )
-        rows.append({"model_a": model_a, "model_b": model_b, "metric": metric_name, "n_pairs": len(seeds), **comparison})
+        rows.append(
+            {
+                "model_a": model_a,
+                "model_b": model_b,
+                "metric": metric_name,
+                "n_pairs": len(seeds),
+                **comparison,
+            }
+        )
     for pvalue_key in ("t_p", "wilcoxon_p"):
         adjusted = holm_correction([row[pvalue_key] for row in rows])
         for row, adjusted_p in zip(rows, adjusted, strict=True):
@@ -293,6 +311,10 @@ def summarise_runs(
         for metric in usable:
             values = pd.to_numeric(group_df[metric], errors="coerce").to_numpy(dtype=np.float64)
             rows.append(
-                {group: group_value, "metric": metric, **describe(values, confidence, n_boot=n_boot, seed=seed)}
+                {
+                    group: group_value,
+                    "metric": metric,
+                    **describe(values, confidence, n_boot=n_boot, seed=seed),
+                }
             )
     return pd.DataFrame(rows, columns=columns)

@@ -19,6 +19,7 @@ import torch
 from bcbench.config import Config, build, to_dict
 from bcbench.data import DataBundle, build_data
 from bcbench.errors import BcbenchError
+from bcbench.metrics import bootstrap_metric_ci
 from bcbench.results import RUNS_FILE, append_record, load_records
 from bcbench.train import RunOutcome, RunSpec, run_spec, train_run
 
@@ -300,12 +301,22 @@ class Sweep:
         record["history"] = outcome.history
         record["best_epoch"] = outcome.best_epoch
         record["epochs_run"] = outcome.epochs_run
-        record["test"] = outcome.test
+        record["test"] = {**outcome.test, "bootstrap": test_set_uncertainty(outcome)}
         efficiency = self.measure(outcome.model, planned, outcome) if self.measure else {}
         efficiency.setdefault("train_seconds", outcome.train_seconds)
         efficiency.setdefault("train_throughput", outcome.train_images_per_second)
         record["efficiency"] = efficiency
         record["status"] = "ok"
+
+
+def test_set_uncertainty(outcome: RunOutcome) -> dict[str, list[float]]:
+    """95% percentile-bootstrap CIs over test images: how much one seed's number can move."""
+    preds = outcome.test_probs.argmax(1)
+    num_classes = outcome.test_probs.shape[1]
+    return {
+        metric: list(bootstrap_metric_ci(preds, outcome.test_targets, num_classes, metric, seed=0))
+        for metric in ("accuracy", "f1_macro")
+    }
 
 
 def describe_failure(error: BaseException) -> str:
