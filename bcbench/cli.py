@@ -37,14 +37,12 @@ def run_command(argv: Sequence[str]) -> int:
 
 def guarded(action: Callable[[], int], debug: bool) -> int:
     """Turn user-fixable errors into one red line (tracebacks only with --debug)."""
-    from rich.console import Console
-
     try:
         return action()
     except BcbenchError as error:
         if debug:
             raise
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        print(f"error: {error}", file=sys.stderr)  # plain print: Rich would wrap a long line
         return EXIT_USAGE
 
 
@@ -73,9 +71,37 @@ def models_command(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def compare_command(argv: Sequence[str]) -> int:
+    """Rebuild tables, CSVs, report.md and figures from stored records (no training)."""
+    parser = argparse.ArgumentParser(
+        prog="bcbench compare",
+        description="Rebuild every table and figure of a sweep from runs.jsonl; with several folders, "
+        "compare them side by side (comparison.csv).",
+    )
+    parser.add_argument(
+        "directories", nargs="+", type=Path, metavar="SWEEP_DIR", help="results/<sweep> folder(s)"
+    )
+    parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    args = parser.parse_args(argv)
+
+    def action() -> int:
+        from rich.console import Console
+
+        from bcbench.report import rebuild
+
+        rebuild(
+            args.directories, out=args.out, console=Console() if sys.stdout.isatty() else Console(width=200)
+        )
+        return EXIT_OK
+
+    return guarded(action, debug=args.debug)
+
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bcbench.cli", "run_command"),
     "models": ("bcbench.cli", "models_command"),
+    "compare": ("bcbench.cli", "compare_command"),
 }
 
 

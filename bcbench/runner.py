@@ -148,8 +148,8 @@ def prepare_directory(directory: Path, config: Config) -> None:
 
 
 def summarise(directory: Path, planned: list[PlannedRun], console: Console) -> int:
-    """Print the per-model table from the stored records of the planned runs; report failures."""
-    from bcbench.report import summary_table
+    """Write the report files and print the tables from the stored records; report failures."""
+    from bcbench.report import write_report
 
     loaded = load_records(directory / "runs.jsonl")
     if loaded.bad_lines:
@@ -159,10 +159,12 @@ def summarise(directory: Path, planned: list[PlannedRun], console: Console) -> i
     latest = loaded.latest_by_run_id()
     records = [latest[p.run_id] for p in planned if p.run_id in latest]
     ok = [r for r in records if r["status"] == "ok"]
-    if ok:
-        console.print(summary_table(ok))
     failed = [r for r in records if r["status"] != "ok"]
-    console.print(f"results: {directory / 'runs.jsonl'} ({len(ok)} ok, {len(failed)} failed)")
+    if ok:
+        write_report(directory, records, console)
+    console.print(
+        f"results: {directory} ({len(ok)} ok, {len(failed)} failed; report.md, summary.csv, runs.jsonl)"
+    )
     if failed:
         console.print("[red]some runs failed; rerun the same command to retry them[/]")
         return EXIT_RUN_FAILED
