@@ -715,7 +715,7 @@ def build_data(data_config: DataConfig, progress: Progress | None = None) -> Dat
     root = resolve_root(data_config)
     classes, records = discover_images(root, data_config.mask_patterns, data_config.extensions)
     relpaths = [record.relpath for record in records]
-    splits = _make_splits(data_config, relpaths, [record.label for record in records], classes)
+    splits = _make_splits(data_config, root, relpaths, [record.label for record in records], classes)
     decoded = decode_images(
         root, records, classes, data_config, progress
     )  # after the split: bad manifests fail fast
@@ -730,11 +730,19 @@ def resolve_root(data_config: DataConfig) -> Path:
     return Path(data_config.root).expanduser()
 
 
+def resolve_manifest(manifest: str, root: Path) -> Path:
+    """A relative manifest path is looked up in the data root first, then the working directory."""
+    path = Path(manifest).expanduser()
+    if not path.is_absolute() and (root / path).is_file():
+        return root / path
+    return path
+
+
 def _make_splits(
-    data_config: DataConfig, relpaths: list[str], labels: list[int], classes: list[str]
+    data_config: DataConfig, root: Path, relpaths: list[str], labels: list[int], classes: list[str]
 ) -> dict[str, np.ndarray]:
     if data_config.manifest is not None:
-        splits = manifest_split(relpaths, data_config.manifest)
+        splits = manifest_split(relpaths, resolve_manifest(data_config.manifest, root))
         remedy = f"list some images as {{split}} in {data_config.manifest}"
     else:
         splits = stratified_split(

@@ -598,3 +598,11 @@ def test_build_data_rejects_empty_val_split(make_image_folder: Callable[..., Pat
     with pytest.raises(DataError) as error:
         build_data(DataConfig(root=str(root), val_fraction=0.0))
     assert_one_line_error(error, "val split is empty", "data.val_fraction")
+
+
+def test_relative_manifest_resolves_against_the_data_root(make_image_folder: Callable[..., Path]) -> None:
+    root = make_image_folder({"a": 3, "b": 3})
+    rows = [f"{c}/{c} ({i}).png,{s}" for c in "ab" for i, s in zip((1, 2, 3), ("train", "val", "test"))]
+    (root / "split.csv").write_text("path,split\n" + "\n".join(rows) + "\n")
+    bundle = build_data(DataConfig(root=str(root), image_size=8, manifest="split.csv"))
+    assert bundle.counts() == {"train": 2, "val": 2, "test": 2}

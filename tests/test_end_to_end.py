@@ -1,0 +1,157 @@
+"""A whole sweep on the embedded data set at tiny settings: records, resume, failures, determinism."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+import bcbench.sweep
+from bcbench.config import load_config
+from bcbench.results import load_records
+from bcbench.runner import run_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT_TOP = {"sweep", "run_id", "model", "seed", "status", "error", "config", "data", "history"}
+CONTRACT_TOP |= {"best_epoch", "epochs_run", "test", "efficiency", "env"}
+CONTRACT_TEST = {"accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_weighted"}
+CONTRACT_TEST |= {"recall_weighted", "auroc_macro", "ece", "per_class", "confusion_matrix"}
+CONTRACT_EFFICIENCY = {"params", "trainable_params", "flops", "model_mb", "infer_throughput", "latency_ms"}
+CONTRACT_EFFICIENCY |= {"train_throughput", "peak_memory_mb", "train_seconds"}
+
+
+def tiny_config(root: Path, out: Path, *overrides: str):
+    return load_config(
+        None,
+        [
+            "name=tiny",
+            f"output_dir={out}",
+            f"data.root={root}",
+            "data.image_size=32",
+            "models=[simple_cnn,study_mobilenet]",
+            "seeds=[0,1]",
+            "train.epochs=2",
+            "train.min_epochs=1",
+            "train.batch_size=64",
+            "efficiency.batch_sizes=[1,8]",
+            "efficiency.warmup=1",
+            "efficiency.iterations=3",
+            *overrides,
+        ],
+    )
+
+
+def quiet_console() -> Console:
+    return Console(record=True, width=200, force_terminal=False)
+
+
+@pytest.mark.slow
+def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, tmp_path):
+    config = tiny_config(synthetic_root, tmp_path)
+    console = quiet_console()
+    assert run_sweep(config, console=console) == 0
+    directory = tmp_path / "tiny"
+    records = load_records(directory / "runs.jsonl").records
+    assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
+    for record in records:
+        assert CONTRACT_TOP <= set(record)
+        assert CONTRACT_TEST <= set(record["test"])
+        assert CONTRACT_EFFICIENCY <= set(record["efficiency"])
+        assert set(record["efficiency"]["latency_ms"]) >= {"p50", "p90", "p99"}
+        assert record["data"]["n_train"] + record["data"]["n_val"] + record["data"]["n_test"] == 780
+        assert record["data"]["classes"] == ["benign", "malignant", "normal"]
+        assert len(record["history"]) == record["epochs_run"] >= 1
+        assert set(record["history"][0]) == {
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "lr",
+            "seconds",
+        }
+        assert sum(map(sum, record["test"]["confusion_matrix"])) == record["data"]["n_test"]
+        assert record["config"]["models"] == [record["model"]]
+        assert record["env"]["torch"]
+    assert records[0]["efficiency"]["params"] > 0 and records[0]["efficiency"]["flops"] > 0
+    for name in ("report.md", "summary.csv", "runs.csv", "config.yaml", "confusion.png", "curves.png"):
+        assert (directory / name).is_file(), name
+    assert "simple_cnn" in console.export_text()
+
+    again = quiet_console()
+    assert run_sweep(config, console=again) == 0
+    assert "4 of 4 runs done, running 0" in again.export_text()
+    assert len(load_records(directory / "runs.jsonl").records) == 4
+
+
+@pytest.mark.slow
+def test_failed_run_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(
+    synthetic_root, tmp_path, monkeypatch
+):
+    config = tiny_config(synthetic_root, tmp_path, "models=[simple_cnn]", "efficiency.enabled=false")
+    real_train_run = bcbench.sweep.train_run
+
+    def failing_for_seed_0(spec, *args, **kwargs):
+        if spec.seed == 0:
+            raise RuntimeError("boom")
+        return real_train_run(spec, *args, **kwargs)
+
+    monkeypatch.setattr(bcbench.sweep, "train_run", failing_for_seed_0)
+    assert run_sweep(config, console=quiet_console()) == 1
+    records = load_records(tmp_path / "tiny" / "runs.jsonl").records
+    assert [(r["seed"], r["status"]) for r in records] == [(0, "failed"), (1, "ok")]
+    assert records[0]["error"] == "RuntimeError: boom"
+
+    monkeypatch.setattr(bcbench.sweep, "train_run", real_train_run)
+    console = quiet_console()
+    assert run_sweep(config, console=console) == 0
+    assert "1 of 2 runs done, running 1" in console.export_text()
+    latest = load_records(tmp_path / "tiny" / "runs.jsonl").latest_by_run_id()
+    assert sorted(r["status"] for r in latest.values()) == ["ok", "ok"]
+
+
+@pytest.mark.slow
+def test_same_seed_and_config_give_the_same_numbers(synthetic_root, tmp_path):
+    overrides = ("models=[simple_cnn]", "seeds=[3]", "efficiency.enabled=false")
+    for name in ("a", "b"):
+        assert (
+            run_sweep(tiny_config(synthetic_root, tmp_path / name, *overrides), console=quiet_console()) == 0
+        )
+    first, second = (load_records(tmp_path / n / "tiny" / "runs.jsonl").records[0] for n in "ab")
+    assert first["test"] == second["test"]
+    assert [h["train_loss"] for h in first["history"]] == [h["train_loss"] for h in second["history"]]
+
+
+def test_fresh_starts_a_new_folder(synthetic_root, tmp_path):
+    config = tiny_config(synthetic_root, tmp_path)
+    (tmp_path / "tiny").mkdir()
+    assert bcbench.sweep.sweep_dir(config, fresh=True) == tmp_path / "tiny-2"
+    assert bcbench.sweep.sweep_dir(config, fresh=False) == tmp_path / "tiny"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), *args], capture_output=True, text=True
+    )
+
+
+def test_cli_dry_run_lists_the_grid():
+    result = run_cli("--dry-run", "seeds=[0,1]", "models=[simple_cnn,resnet18]")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("model=") == 4
+
+
+def test_cli_config_error_is_one_line_without_traceback():
+    result = run_cli("train.lrr=0.1")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: unknown config key 'train.lrr'; did you mean 'train.lr'?"
+    assert "Traceback" not in result.stderr
+
+
+def test_records_are_json_lines(synthetic_root, tmp_path):
+    from bcbench.results import append_record
+
+    append_record(tmp_path / "r.jsonl", {"run_id": "x", "value": float("inf")})
+    assert json.loads((tmp_path / "r.jsonl").read_text())["value"] is None
