@@ -54,6 +54,9 @@ class DataConfig:
     test_fraction: float = 0.15
     val_fraction: float = 0.15  # fraction of what remains after the test split
     manifest: str | None = None  # CSV with columns path,split (train|val|test)
+    on_bad_image: Literal["error", "skip"] = "error"  # skip: list unreadable files in the record
+    dedupe: bool = False  # drop byte-identical images (keep the first) before splitting
+    max_image_pixels: int = 178_956_970  # decompression-bomb guard (Pillow's default limit)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,10 @@ class Config:
 
     name: str = "default"
     output_dir: str = "results"
+    # grid: each process runs its own share of the runs; ddp: all processes train each run
+    # together; auto: grid unless there are fewer runs than processes
+    strategy: Literal["auto", "grid", "ddp"] = "auto"
+    tracking: Literal["none", "tensorboard"] = "none"  # Accelerate experiment trackers
     models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "mobilenet_v3_small")
     seeds: tuple[int, ...] = (0, 1, 2)
     model_options: dict[str, ModelOptions] = field(default_factory=dict)
