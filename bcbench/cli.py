@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     from bcbench.config import load_config
     from bcbench.runner import run_sweep
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM ends the run like Ctrl-C
     config = load_config(args.config or default_config_path(), [*args.overrides, *args.set])
     return run_sweep(config, fresh=args.fresh, dry_run=args.dry_run)
 
@@ -58,6 +60,10 @@ def default_config_path() -> Path | None:
     """configs/default.yaml of the checkout, when bcbench runs from one; else built-in defaults."""
     path = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
     return path if path.is_file() else None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def models_command(argv: Sequence[str]) -> int:

@@ -315,6 +315,30 @@ def build_model(
     return _build_torchvision_pretrained(canonical, num_classes, str(weights), image_size)
 
 
+def check_model(name: str, weights: str | os.PathLike[str] | None = None, image_size: int = 224) -> None:
+    """Fail fast (before any training) on an unknown model, unknown weights or uncached weights.
+
+    Cheap: nothing is built; pretrained weights are only located (and downloaded if possible).
+    """
+    canonical = _resolve_name(name)
+    if weights is None or str(weights).strip() == "":
+        return
+    if _looks_like_path(weights):
+        if not Path(weights).expanduser().is_file():
+            raise ModelError(f"weights file {weights} for model {name!r} does not exist; fix the path")
+        return
+    if canonical in _REGISTRY:
+        raise ModelError(
+            f"model {canonical!r} has no pretrained weights named {str(weights)!r}; "
+            "pass a local state-dict path as weights or leave weights empty"
+        )
+    if canonical.startswith(TIMM_PREFIX):
+        return
+    resolved = _resolve_weights(canonical, str(weights))
+    _check_fixed_input_size(canonical, resolved, image_size)
+    _ensure_cached(canonical, resolved, _cache_file(resolved))
+
+
 def _looks_like_path(weights: str | os.PathLike[str]) -> bool:
     text = os.fspath(weights)
     return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,11 @@ from rich.progress import (
 )
 
 from bcbench.config import Config, to_dict
+from bcbench.errors import ConfigError
 from bcbench.results import load_records, write_text_atomic
 from bcbench.sweep import PlannedRun, Sweep, plan_runs, shard, sweep_dir
 
-EXIT_OK, EXIT_RUN_FAILED = 0, 1
+EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 class RichObserver:
@@ -93,6 +95,13 @@ def make_accelerator() -> Any:
     return Accelerator(mixed_precision="no")
 
 
+def resolve_strategy(strategy: str, runs: int, processes: int) -> str:
+    """grid unless asked for ddp, or auto with fewer runs than processes."""
+    if strategy == "auto":
+        return "ddp" if processes > 1 and runs < processes else "grid"
+    return strategy
+
+
 def run_sweep(
     config: Config, fresh: bool = False, dry_run: bool = False, console: Console | None = None
 ) -> int:
@@ -107,25 +116,77 @@ def run_sweep(
             )
         return EXIT_OK
     accelerator = make_accelerator()
-    if accelerator.is_main_process:
+    strategy = resolve_strategy(config.strategy, len(planned), accelerator.num_processes)
+    main = accelerator.is_main_process
+    process_console = console if main else Console(quiet=True)
+    preflight(config, planned, accelerator.device, directory)
+    if main:
         prepare_directory(directory, config)
-    accelerator.wait_for_everyone()
     from bcbench.efficiency_hook import RunEfficiency
 
-    measure = RunEfficiency(config, accelerator.device)
-    quiet = not accelerator.is_main_process
-    process_console = Console(quiet=quiet) if quiet else console
     with RichObserver(process_console, config.train.epochs) as observer:
-        sweep = Sweep(config, accelerator, directory, observer, measure)
+        sweep = Sweep(
+            config, accelerator, directory, observer, RunEfficiency(config, accelerator.device), strategy
+        )
+        sweep.load_data(planned)  # decode before any training: bad data fails here, not per run
         todo = sweep.pending(planned)
         # every process must see the same pending list before any of them appends a record
         accelerator.wait_for_everyone()
-        mine = shard(todo, accelerator.process_index, accelerator.num_processes, expected_cost(directory))
-        written = sweep.run(mine, total=len(planned), done=len(planned) - len(todo))
+        mine = (
+            todo
+            if strategy == "ddp"
+            else shard(todo, accelerator.process_index, accelerator.num_processes, expected_cost(directory))
+        )
+        try:
+            written = sweep.run(mine, total=len(planned), done=len(planned) - len(todo))
+        except KeyboardInterrupt:
+            process_console.print(
+                f"[yellow]interrupted:[/] the run in progress was abandoned; finished runs are kept in "
+                f"{directory / 'runs.jsonl'}. Rerun the same command to resume."
+            )
+            return EXIT_INTERRUPTED
     accelerator.wait_for_everyone()
-    if not accelerator.is_main_process:
+    if not main:
         return EXIT_RUN_FAILED if any(r["status"] != "ok" for r in written) else EXIT_OK
     return summarise(directory, planned, console)
+
+
+def preflight(config: Config, planned: list[PlannedRun], device: Any, directory: Path) -> None:
+    """Everything that can be checked before training: models, weights, precision, output folder."""
+    import torch
+
+    from bcbench.models import check_model
+
+    checked = set()
+    for item in planned:
+        key = (item.spec.model, item.spec.weights, item.config.data.image_size)
+        if key not in checked:
+            check_model(*key)
+            checked.add(key)
+        if (
+            item.spec.train.mixed_precision == "bf16"
+            and device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()
+        ):
+            raise ConfigError(
+                f"train.mixed_precision bf16 is not supported on {torch.cuda.get_device_name(device)}; "
+                "use fp16 or no"
+            )
+    check_writable(directory)
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before training when the results folder cannot be written."""
+    probe = directory / f".write-test-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(
+            f"results folder {directory} cannot be written ({error.strerror or error}); "
+            "set output_dir to a writable folder"
+        ) from None
 
 
 def expected_cost(directory: Path) -> dict[str, float]:

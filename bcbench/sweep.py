@@ -222,6 +222,7 @@ class Sweep:
         directory: Path,
         observer: SweepObserver | None = None,
         measure: Any = None,
+        strategy: str = "grid",
     ) -> None:
         self.config = config
         self.accelerator = accelerator
@@ -230,6 +231,14 @@ class Sweep:
         self.measure = measure  # callable(model, planned, outcome) -> efficiency dict
         self.runs_path = directory / RUNS_FILE
         self.data = DataCache(self.observer)
+        self.strategy = strategy
+        # with ddp every process trains every run and only the main process records it
+        self.writes = strategy == "grid" or accelerator.is_main_process
+
+    def load_data(self, planned: list[PlannedRun]) -> None:
+        """Decode every distinct data configuration of the sweep up front."""
+        for item in planned:
+            self.data.get(item.config)
 
     def pending(self, planned: list[PlannedRun]) -> list[PlannedRun]:
         """Runs without an ok record (failed ones are retried)."""
@@ -243,7 +252,8 @@ class Sweep:
         for position, item in enumerate(mine):
             self.observer.run_started(item, position, len(mine))
             record = self.run_one(item)
-            append_record(self.runs_path, record)
+            if self.writes:
+                append_record(self.runs_path, record)
             written.append(record)
             self.observer.run_finished(item, record)
         return written
@@ -260,6 +270,7 @@ class Sweep:
                 data,
                 self.accelerator,
                 on_epoch=lambda entry: self.observer.epoch_finished(planned, entry),
+                together=self.strategy == "ddp",
             )
             self._fill_outcome(record, planned, outcome)
         except (KeyboardInterrupt, SystemExit):
@@ -293,7 +304,7 @@ class Sweep:
             "test": None,
             "efficiency": None,
             "env": environment(self.accelerator, planned.spec.train.mixed_precision or "no"),
-            "strategy": "grid",
+            "strategy": self.strategy,
             "started_at": _now(),
         }
 
@@ -302,7 +313,8 @@ class Sweep:
         record["best_epoch"] = outcome.best_epoch
         record["epochs_run"] = outcome.epochs_run
         record["test"] = {**outcome.test, "bootstrap": test_set_uncertainty(outcome)}
-        efficiency = self.measure(outcome.model, planned, outcome) if self.measure else {}
+        measured = self.measure is not None and self.writes
+        efficiency = self.measure(outcome.model, planned, outcome) if measured else {}
         efficiency.setdefault("train_seconds", outcome.train_seconds)
         efficiency.setdefault("train_throughput", outcome.train_images_per_second)
         record["efficiency"] = efficiency

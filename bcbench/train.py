@@ -156,49 +156,99 @@ class EarlyStopping:
         return self.epochs_without_improvement >= self.patience
 
 
+class Processes:
+    """How one run uses the launched processes: alone (grid, or a single process) or all together (ddp).
+
+    With ddp every process holds the whole (small) split, takes an equal contiguous share of each
+    epoch's shuffled order (at most world-1 images per epoch are left out so that every process
+    runs the same number of steps), and gradients are averaged by DistributedDataParallel.
+    Evaluation goes through a prepared DataLoader of indices and ``gather_for_metrics``, so every
+    test image is counted exactly once, with no padded duplicates.
+    """
+
+    def __init__(self, accelerator: Any, together: bool) -> None:
+        self.accelerator = accelerator
+        self.together = together and accelerator.num_processes > 1
+        self.rank = accelerator.process_index if self.together else 0
+        self.world = accelerator.num_processes if self.together else 1
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        return self.accelerator.prepare_model(model) if self.together else model
+
+    def unwrap(self, model: nn.Module) -> nn.Module:
+        return self.accelerator.unwrap_model(model) if self.together else model
+
+    def my_share(self, order: torch.Tensor) -> torch.Tensor:
+        if not self.together:
+            return order
+        per_process = len(order) // self.world
+        return order[self.rank * per_process : (self.rank + 1) * per_process]
+
+    def total(self, value: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.reduce(value, reduction="sum") if self.together else value
+
+    def index_batches(self, n: int, batch_size: int, device: torch.device) -> Any:
+        if not self.together:
+            return (
+                torch.arange(start, min(start + batch_size, n), device=device)
+                for start in range(0, n, batch_size)
+            )
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(range(n), batch_size=batch_size, shuffle=False)
+        return (batch.to(device) for batch in self.accelerator.prepare_data_loader(loader))
+
+    def gather(self, values: torch.Tensor) -> torch.Tensor:
+        return self.accelerator.gather_for_metrics(values) if self.together else values
+
+
 def train_run(
     spec: RunSpec,
     config: Config,
     data: DataBundle,
     accelerator: Any,
     on_epoch: EpochCallback | None = None,
+    together: bool = False,
 ) -> RunOutcome:
-    """Train ``spec.model`` on ``data`` and evaluate the best-validation weights on the test split."""
+    """Train ``spec.model`` on ``data`` and evaluate the best-validation weights on the test split.
+
+    ``together``: all launched processes train this one run (strategy ddp).
+    """
     train_cfg = spec.train
     device = accelerator.device
+    processes = Processes(accelerator, together)
     seed_everything(spec.seed, train_cfg.deterministic)
     model = build_model(spec.model, len(data.classes), spec.weights, config.data.image_size).to(device)
     if train_cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    model = processes.wrap(model)
     precision = MixedPrecision(train_cfg.mixed_precision, device)
     optimizer = make_optimizer(model, train_cfg, device)
     scheduler = make_scheduler(optimizer, train_cfg)
     criterion = make_criterion(train_cfg, data.class_counts("train"), device)
-    augment = BatchAugmenter(config.augment, data.classes)
-    normalize = Normalizer(config.data.normalize, device, channels_last=train_cfg.channels_last)
+    steps = _EpochSteps(
+        model=model,
+        optimizer=optimizer,
+        criterion=criterion,
+        precision=precision,
+        augment=BatchAugmenter(config.augment, data.classes),
+        normalize=Normalizer(config.data.normalize, device, channels_last=train_cfg.channels_last),
+        processes=processes,
+        train_cfg=train_cfg,
+        generators=_generators(spec.seed, device, processes.rank),
+    )
     train_x, train_y = (t.to(device, non_blocking=True) for t in data.tensors("train"))
     val_x, val_y = (t.to(device, non_blocking=True) for t in data.tensors("val"))
-    generators = _generators(spec.seed, device)
 
     stopper = EarlyStopping(train_cfg.early_stopping_patience, train_cfg.min_epochs)
-    best_state = _copy_state(model)
+    best_state = _copy_state(processes.unwrap(model))
     history: list[dict[str, Any]] = []
     train_seconds = 0.0
+    images_trained = 0
     for epoch in range(1, train_cfg.epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = _train_epoch(
-            model,
-            optimizer,
-            criterion,
-            precision,
-            train_x,
-            train_y,
-            augment,
-            normalize,
-            train_cfg,
-            generators,
-        )
+        train_loss, train_acc, seen = steps.train_epoch(train_x, train_y)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
                 f"training loss became {train_loss} at epoch {epoch}; lower the learning rate"
@@ -206,9 +256,9 @@ def train_run(
         if scheduler is not None:
             scheduler.step()
         _synchronize(device)
-        epoch_train_seconds = time.perf_counter() - start
-        train_seconds += epoch_train_seconds
-        val_probs, val_loss = evaluate(model, val_x, val_y, normalize, precision, train_cfg.eval_batch_size)
+        train_seconds += time.perf_counter() - start
+        images_trained += seen
+        val_probs, val_loss = steps.evaluate(val_x, val_y)
         val_acc = float((val_probs.argmax(1) == val_y).float().mean())
         entry = {
             "epoch": epoch,
@@ -221,19 +271,18 @@ def train_run(
         }
         history.append(entry)
         if stopper.update(epoch, val_loss):
-            best_state = _copy_state(model)
+            best_state = _copy_state(processes.unwrap(model))
         if on_epoch is not None:
             on_epoch(entry)
         if stopper.should_stop(epoch):
             break
 
-    model.load_state_dict(best_state)
+    processes.unwrap(model).load_state_dict(best_state)
     test_x, test_y = (t.to(device) for t in data.tensors("test"))
-    test_probs, _ = evaluate(model, test_x, test_y, normalize, precision, train_cfg.eval_batch_size)
+    test_probs, _ = steps.evaluate(test_x, test_y)
     test = classification_metrics(test_probs.cpu(), test_y.cpu(), data.classes)
-    images_trained = len(train_y) * len(history)
     return RunOutcome(
-        model=model,
+        model=processes.unwrap(model),
         history=history,
         best_epoch=stopper.best_epoch,
         epochs_run=len(history),
@@ -245,70 +294,69 @@ def train_run(
     )
 
 
-def _generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
-    """Separate streams for batch order (CPU) and augmentation (on the data's device)."""
+def _generators(seed: int, device: torch.device, rank: int = 0) -> dict[str, torch.Generator]:
+    """Batch order (CPU, the same on every process) and augmentation (on the data's device, per process)."""
     order = torch.Generator().manual_seed(seed)
-    augment = torch.Generator(device=device).manual_seed(seed + 1)
+    augment = torch.Generator(device=device).manual_seed(seed + 1 + 1000 * rank)
     return {"order": order, "augment": augment}
 
 
-def _train_epoch(
-    model: nn.Module,
-    optimizer: Any,
-    criterion: nn.Module,
-    precision: MixedPrecision,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    augment: BatchAugmenter,
-    normalize: Normalizer,
-    train_cfg: TrainConfig,
-    generators: dict[str, torch.Generator],
-) -> tuple[float, float]:
-    model.train()
-    n = len(labels)
-    order = torch.randperm(n, generator=generators["order"]).to(images.device)
-    # sums stay on the device: one host sync per epoch, not per step
-    loss_sum = torch.zeros((), device=images.device)
-    correct = torch.zeros((), device=images.device, dtype=torch.long)
-    seen = 0
-    for start in range(0, n, train_cfg.batch_size):
-        index = order[start : start + train_cfg.batch_size]
-        if len(index) == 1 and n > 1:
-            continue  # batch norm cannot train on a single sample
-        batch_y = labels[index]
-        batch_x = normalize(augment(images[index], batch_y, generators["augment"]))
-        with precision.autocast():
-            logits = model(batch_x)
-            loss = criterion(logits, batch_y)
-        optimizer.zero_grad(set_to_none=True)
-        precision.backward_and_step(loss, optimizer)
-        loss_sum += loss.detach().float() * len(index)
-        correct += (logits.detach().argmax(1) == batch_y).sum()
-        seen += len(index)
-    return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1)
+@dataclass
+class _EpochSteps:
+    """The pieces of one run that every epoch uses: model, optimiser, data transforms, processes."""
 
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    precision: MixedPrecision
+    augment: BatchAugmenter
+    normalize: Normalizer
+    processes: Processes
+    train_cfg: TrainConfig
+    generators: dict[str, torch.Generator]
 
-@torch.inference_mode()
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    normalize: Normalizer,
-    precision: MixedPrecision,
-    batch_size: int,
-) -> tuple[torch.Tensor, float]:
-    """Softmax probabilities for every image (in order) and the mean cross-entropy."""
-    model.eval()
-    probs = []
-    for start in range(0, len(labels), batch_size):
-        with precision.autocast():
-            logits = model(normalize(images[start : start + batch_size]))
-        probs.append(torch.softmax(logits.float(), dim=1))
-    all_probs = torch.cat(probs) if probs else torch.empty(0, 0, device=images.device)
-    loss = (
-        nn.functional.nll_loss(all_probs.clamp_min(1e-12).log(), labels) if len(labels) else torch.tensor(0.0)
-    )
-    return all_probs, float(loss)
+    def train_epoch(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, int]:
+        """Mean loss and accuracy over the images this epoch trained on (all processes), and their count."""
+        self.model.train()
+        order = torch.randperm(len(labels), generator=self.generators["order"])
+        mine = self.processes.my_share(order).to(images.device)
+        # sums stay on the device: one host sync per epoch, not per step
+        totals = torch.zeros(3, device=images.device)  # loss sum, correct, seen
+        batch_size = self.train_cfg.batch_size
+        for start in range(0, len(mine), batch_size):
+            index = mine[start : start + batch_size]
+            if len(index) == 1 and len(mine) > 1:
+                continue  # batch norm cannot train on a single sample
+            batch_y = labels[index]
+            batch_x = self.normalize(self.augment(images[index], batch_y, self.generators["augment"]))
+            with self.precision.autocast():
+                logits = self.model(batch_x)
+                loss = self.criterion(logits, batch_y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.precision.backward_and_step(loss, self.optimizer)
+            totals[0] += loss.detach().float() * len(index)
+            totals[1] += (logits.detach().argmax(1) == batch_y).sum()
+            totals[2] += len(index)
+        loss_sum, correct, seen = self.processes.total(totals).tolist()
+        return loss_sum / max(seen, 1), correct / max(seen, 1), int(seen)
+
+    @torch.inference_mode()
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Softmax probabilities for every image, in order, and the mean cross-entropy."""
+        model = self.processes.unwrap(self.model)
+        model.eval()
+        probs, seen = [], []
+        for index in self.processes.index_batches(len(labels), self.train_cfg.eval_batch_size, images.device):
+            with self.precision.autocast():
+                logits = model(self.normalize(images[index]))
+            probs.append(self.processes.gather(torch.softmax(logits.float(), dim=1)))
+            seen.append(self.processes.gather(index))
+        if not probs:
+            return torch.empty(0, 0, device=images.device), 0.0
+        all_probs = torch.empty_like(torch.cat(probs))
+        all_probs[torch.cat(seen)] = torch.cat(probs)  # back into dataset order
+        loss = nn.functional.nll_loss(all_probs.clamp_min(1e-12).log(), labels)
+        return all_probs, float(loss)
 
 
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -543,3 +543,26 @@ def test_timm_pretrained_offline_is_a_model_error(fake_timm: list[dict]) -> None
     assert "local state-dict path" in model_error(excinfo)
     with pytest.raises(ModelError, match="valid: DEFAULT"):
         build_model("timm:resnet18", 3, "IMAGENET1K_V1")
+
+
+def test_check_model_fails_fast_without_building(tmp_path, monkeypatch):
+    from bcbench.models import check_model
+
+    check_model("simple_cnn")
+    check_model("resnet18")
+    with pytest.raises(ModelError, match="did you mean"):
+        check_model("resnet1O1")
+    with pytest.raises(ModelError, match="valid: IMAGENET1K_V1"):
+        check_model("resnet18", "IMAGENET_V9")
+    with pytest.raises(ModelError, match="does not exist"):
+        check_model("resnet18", tmp_path / "missing.pth")
+    with pytest.raises(ModelError, match="no pretrained weights"):
+        check_model("simple_cnn", "IMAGENET1K_V1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(ModelError, match=r"place it at .*torch/hub/checkpoints/resnet18-"):
+        check_model("resnet18", "IMAGENET1K_V1")
