@@ -48,12 +48,15 @@ def guarded(action: Callable[[], int], debug: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from bcbench.config import load_config
     from bcbench.runner import run_sweep
 
     signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM ends the run like Ctrl-C
     config = load_config(args.config or default_config_path(), [*args.overrides, *args.set])
-    return run_sweep(config, fresh=args.fresh, dry_run=args.dry_run)
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # no wrapping when piped
+    return run_sweep(config, fresh=args.fresh, dry_run=args.dry_run, console=console)
 
 
 def default_config_path() -> Path | None:

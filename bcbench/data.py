@@ -1,9 +1,13 @@
-"""Data: discover an ImageFolder tree, split it, decode every image once to uint8 tensors, augment batches.
+"""Data: discover an ImageFolder tree, vet and hash its files, split it, decode every image once to uint8
+tensors, augment batches.
 
-``build_data`` = ``discover_images`` -> split (stratified by ``split_seed``, or a manifest CSV) ->
-``decode_images`` (optionally cached on disk). Training code takes uint8 tensors from
-``DataBundle.tensors`` and runs ``BatchAugmenter`` and ``Normalizer`` on whole batches on whatever device
-holds them; nothing after decoding touches PIL.
+``build_data`` = ``discover_images`` -> ``scan_files`` (read each file once: sha256 of its bytes, header
+check, no pixel decoding) -> set aside unreadable files (``data.on_bad_image``) -> find byte-identical
+duplicates and drop them when ``data.dedupe`` -> split (stratified by ``split_seed``, or a manifest CSV) ->
+``decode_images`` (optionally cached on disk). What was left out and why, and the duplicates found, go in
+``DataBundle.audit``. Training code takes uint8 tensors from ``DataBundle.tensors`` and runs
+``BatchAugmenter`` and ``Normalizer`` on whole batches on whatever device holds them; nothing after decoding
+touches PIL.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ import json
 import logging
 import math
 import os
+import stat
+import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import PIL
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bcbench.config import AugmentConfig, DataConfig
 from bcbench.errors import DataError
@@ -39,12 +46,13 @@ JUNK_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
 JUNK_FOLDERS = frozenset({"__macosx"})
 HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 ALPHA_MODES = frozenset({"LA", "PA", "RGBA", "RGBa"})
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the cache also holds the files skipped while decoding
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale
 
 Progress = Callable[[int, int], None]
+Skipped = dict[str, str]  # {"path": relpath, "reason": why the file was left out}
 
 
 # ----------------------------------------------------------------------------------------------- discovery
@@ -113,8 +121,17 @@ def _class_images(
 
 
 def _walk_files(folder: Path) -> Iterator[Path]:
+    """Files under ``folder``, sorted, hidden and junk names left out. Symbolic links to files are listed
+    (and followed when read); symbolic links to folders are not followed (they could loop or reach other
+    classes), with a warning."""
     for directory, subfolders, files in os.walk(folder):
         subfolders[:] = sorted(name for name in subfolders if not _is_skipped_name(name))
+        for name in subfolders:
+            if os.path.islink(os.path.join(directory, name)):
+                logger.warning(
+                    "not following symbolic link to a folder %s; link the image files themselves instead",
+                    os.path.join(directory, name),
+                )
         for name in sorted(files):
             if not _is_skipped_name(name):
                 yield Path(directory) / name
@@ -129,20 +146,174 @@ def _normalised_extensions(extensions: Sequence[str]) -> frozenset[str]:
     return frozenset(ext.lower() if ext.startswith(".") else f".{ext.lower()}" for ext in extensions)
 
 
+# ------------------------------------------------------------------------------ scanning and duplicates
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """One discovered file after ``scan_files``: its content hash, or why it cannot be used."""
+
+    record: ImageRecord
+    sha256: str | None  # None when the file is unusable
+    problem: str | None = None  # why the file is unusable, without its path
+
+
+def scan_files(records: Sequence[ImageRecord], max_pixels: int | None) -> list[ScannedFile]:
+    """Read every file once: sha256 of its bytes and a look at its image header (format and size; no
+    pixel is decoded). Catches broken links, empty files, files that are not images and images over
+    ``max_pixels``; damage further into a file only shows when it is decoded."""
+    pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+    try:
+        with pillow_bomb_check_suspended():
+            return list(pool.map(lambda record: _scan_file(record, max_pixels), records))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _scan_file(record: ImageRecord, max_pixels: int | None) -> ScannedFile:
+    problem = _file_problem(record.path)
+    if problem is not None:
+        return ScannedFile(record, None, problem)
+    try:
+        with open(record.path, "rb") as handle:
+            problem = _header_problem(handle, max_pixels)
+            if problem is not None:
+                return ScannedFile(record, None, problem)
+            handle.seek(0)
+            return ScannedFile(record, _stream_sha256(handle))
+    except OSError as error:
+        return ScannedFile(record, None, f"the file cannot be read ({error.strerror or _describe(error)})")
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a non-empty regular file (following symbolic links), or None."""
+    if path.is_symlink() and not path.exists():
+        return f"broken symbolic link (points to {os.readlink(path)}, which does not exist)"
+    try:
+        status = path.stat()
+    except OSError as error:
+        return f"the file cannot be read ({error.strerror or _describe(error)})"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file"
+    if status.st_size == 0:
+        return "the file is empty (0 bytes)"
+    return None
+
+
+def _header_problem(handle: IO[bytes], max_pixels: int | None) -> str | None:
+    try:
+        with Image.open(handle) as image:
+            size = image.size
+    except UnidentifiedImageError:
+        return "not an image file Pillow can read (unknown format or damaged header)"
+    except Exception as error:  # header parsers raise all sorts of errors
+        return f"damaged image header ({_describe(error)})"
+    return pixel_limit_problem(size, max_pixels)
+
+
+_pillow_limit_lock = threading.Lock()
+_pillow_limit_state: dict[str, Any] = {"users": 0, "saved": None}
+
+
+@contextmanager
+def pillow_bomb_check_suspended() -> Iterator[None]:
+    """Turn Pillow's own decompression-bomb check (``Image.MAX_IMAGE_PIXELS``) off while bcbench reads
+    images, so that ``data.max_image_pixels``, checked on every header by ``scan_files``, is the one limit
+    that applies, higher or lower than Pillow's. Restored when the last nested or concurrent user leaves."""
+    with _pillow_limit_lock:
+        if _pillow_limit_state["users"] == 0:
+            _pillow_limit_state["saved"] = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _pillow_limit_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _pillow_limit_lock:
+            _pillow_limit_state["users"] -= 1
+            if _pillow_limit_state["users"] == 0:
+                Image.MAX_IMAGE_PIXELS = _pillow_limit_state["saved"]
+
+
+def set_aside_unusable(
+    root: Path, scanned: Sequence[ScannedFile], on_bad_image: Literal["error", "skip"]
+) -> tuple[list[ScannedFile], list[Skipped]]:
+    """(usable files, skipped files); with ``on_bad_image: error`` the first unusable file is an error."""
+    unusable = [file for file in scanned if file.problem is not None]
+    if unusable and on_bad_image == "error":
+        first = unusable[0]
+        raise bad_image_error(root / first.record.relpath, str(first.problem), len(unusable) - 1)
+    skipped = [{"path": file.record.relpath, "reason": str(file.problem)} for file in unusable]
+    return [file for file in scanned if file.problem is None], skipped
+
+
+def duplicate_groups(files: Sequence[ScannedFile]) -> list[list[ScannedFile]]:
+    """Groups of two or more byte-identical files (same sha256), each sorted by relpath, groups sorted by
+    their first relpath."""
+    by_hash: dict[str | None, list[ScannedFile]] = {}
+    for file in files:
+        by_hash.setdefault(file.sha256, []).append(file)
+    groups = [sorted(group, key=_relpath) for group in by_hash.values() if len(group) > 1]
+    return sorted(groups, key=lambda group: _relpath(group[0]))
+
+
+def duplicates_to_drop(groups: Sequence[Sequence[ScannedFile]]) -> list[str]:
+    """Relpaths that ``data.dedupe`` removes: all but the first copy of each group, or every copy when
+    the copies are filed under different classes (their label is ambiguous)."""
+    dropped: list[str] = []
+    for group in groups:
+        conflicting = len({file.record.label for file in group}) > 1
+        dropped.extend(_relpath(file) for file in (group if conflicting else group[1:]))
+    return sorted(dropped)
+
+
+def _relpath(file: ScannedFile) -> str:
+    return file.record.relpath
+
+
 # ---------------------------------------------------------------------------------------- decoding
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """Open an image, apply its EXIF orientation and convert it to 8-bit RGB (see ``to_rgb``)."""
+class UnreadableImage(DataError):
+    """An image file that cannot be used: ``reason`` says why without naming the file."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"cannot read image {path}: {reason}; replace or remove the file")
+        self.path = Path(path)
+        self.reason = reason
+
+
+def load_rgb(path: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """Open an image, apply its EXIF orientation and convert it to 8-bit RGB (see ``to_rgb``).
+
+    Raises ``UnreadableImage`` for files that cannot be decoded, and for images of more than ``max_pixels``
+    pixels (checked from the header, before any pixel is decoded).
+    """
     try:
         with Image.open(path) as opened:
+            too_large = pixel_limit_problem(opened.size, max_pixels)
+            if too_large:
+                raise UnreadableImage(path, too_large)
             return to_rgb(ImageOps.exif_transpose(opened))
     except DataError:
         raise
     # decoders of broken files raise all sorts of errors (OSError, SyntaxError, struct.error, ...)
     except Exception as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise DataError(f"cannot read image {path}: {reason}; replace or remove the file") from None
+        raise UnreadableImage(path, _describe(error)) from None
+
+
+def pixel_limit_problem(size: tuple[int, int], max_pixels: int | None) -> str | None:
+    """Why an image of ``size`` (width, height) is refused as a possible decompression bomb, or None."""
+    width, height = size
+    if max_pixels is None or width * height <= max_pixels:
+        return None
+    return (
+        f"its header claims {width}x{height} = {width * height:,} pixels, more than data.max_image_pixels "
+        f"({max_pixels:,}), the decompression-bomb guard (raise it if the image is genuine)"
+    )
+
+
+def _describe(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -224,13 +395,14 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 
 @dataclass
 class DecodedImages:
-    """Every image of a data set, decoded and preprocessed once, in discovery order."""
+    """Every usable image of a data set, decoded and preprocessed once, in discovery order."""
 
     images: torch.Tensor  # uint8 [N, 3, H, W]
     labels: torch.Tensor  # int64 [N]
     relpaths: list[str]
     classes: list[str]
     sha256: list[str]  # content hash of each file
+    skipped: list[Skipped] = field(default_factory=list)  # files that failed to decode (on_bad_image=skip)
 
 
 def decode_images(
@@ -239,39 +411,56 @@ def decode_images(
     classes: Sequence[str],
     data_config: DataConfig,
     progress: Progress | None = None,
+    hashes: Sequence[str] | None = None,
 ) -> DecodedImages:
     """Decode and preprocess each file exactly once, or load the result from ``data_config.cache_dir``.
 
-    The cache file is keyed by the content hash, relative path and label of every file plus the
-    preprocessing that shaped the pixels, so any change to the data or the preprocessing misses it.
+    ``hashes`` are the files' sha256 when already known (``scan_files``); otherwise each file is hashed
+    here. A file that fails to decode raises a ``DataError`` naming it, or with ``on_bad_image: skip`` is
+    left out of the result and listed in ``skipped``. The cache file is keyed by the content hash, relative
+    path and label of every file, ``on_bad_image`` and the preprocessing that shaped the pixels, so any
+    change to the data or the preprocessing misses it; it also remembers the files skipped.
     """
     files = [Path(root) / record.relpath for record in records]
-    hashes = [file_sha256(path) for path in files]
+    digests = list(hashes) if hashes is not None else [file_sha256(path) for path in files]
     relpaths = [record.relpath for record in records]
     labels = torch.tensor([record.label for record in records], dtype=torch.int64)
-    cache = DecodeCache.for_files(data_config, relpaths, labels.tolist(), classes, hashes)
-    images = cache.load(len(files), data_config.image_size) if cache is not None else None
-    if images is None:
-        images = _decode_all(files, data_config, progress)
+    cache = DecodeCache.for_files(data_config, relpaths, labels.tolist(), classes, digests)
+    cached = cache.load(relpaths, data_config.image_size) if cache is not None else None
+    if cached is None:
+        images, skipped = _decode_all(files, relpaths, data_config, progress)
         if cache is not None:
-            cache.save(images)
-    elif progress is not None:
-        progress(len(files), len(files))
+            cache.save(images, skipped)
+    else:
+        images, skipped = cached
+        if progress is not None:
+            progress(len(files), len(files))
+    left_out = {entry["path"] for entry in skipped}
+    kept = [index for index, relpath in enumerate(relpaths) if relpath not in left_out]
     return DecodedImages(
-        images=images, labels=labels, relpaths=relpaths, classes=list(classes), sha256=hashes
+        images=images,
+        labels=labels[kept],
+        relpaths=[relpaths[index] for index in kept],
+        classes=list(classes),
+        sha256=[digests[index] for index in kept],
+        skipped=skipped,
     )
 
 
 def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
-            while chunk := handle.read(chunk_size):
-                digest.update(chunk)
+            return _stream_sha256(handle, chunk_size)
     except OSError as error:
         raise DataError(
             f"cannot read image {path}: {error.strerror or error}; check its permissions"
         ) from None
+
+
+def _stream_sha256(handle: IO[bytes], chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    while chunk := handle.read(chunk_size):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -282,7 +471,8 @@ def decode_cache_key(
     hashes: Sequence[str],
     data_config: DataConfig,
 ) -> str:
-    """sha256 over the files (relpath, label, content hash) and the preprocessing that produced the pixels."""
+    """sha256 over the files (relpath, label, content hash), what happens to files that fail to decode and
+    the preprocessing that produced the pixels."""
     shorter = data_config.resize_shorter if data_config.preprocess == "shorter_crop" else None
     payload = {
         "format": CACHE_FORMAT,
@@ -291,6 +481,7 @@ def decode_cache_key(
         "files": [
             [path, int(label), digest] for path, label, digest in zip(relpaths, labels, hashes, strict=True)
         ],
+        "on_bad_image": data_config.on_bad_image,
         "preprocess": data_config.preprocess,
         "image_size": data_config.image_size,
         "resize_shorter": shorter,
@@ -298,23 +489,48 @@ def decode_cache_key(
     return hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
 
 
-def _decode_all(files: Sequence[Path], data_config: DataConfig, progress: Progress | None) -> torch.Tensor:
+def _decode_all(
+    files: Sequence[Path], relpaths: Sequence[str], data_config: DataConfig, progress: Progress | None
+) -> tuple[torch.Tensor, list[Skipped]]:
+    """uint8 images of the files that decode, in order, and the files skipped (``on_bad_image: skip``)."""
     size = data_config.image_size
     images = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
+    failed: dict[int, str] = {}
 
-    def decode(path: Path) -> torch.Tensor:
-        return preprocess(load_rgb(path), data_config.preprocess, size, data_config.resize_shorter)
+    def decode(path: Path) -> torch.Tensor | UnreadableImage:
+        try:
+            return preprocess(load_rgb(path), data_config.preprocess, size, data_config.resize_shorter)
+        except UnreadableImage as error:
+            if data_config.on_bad_image == "error":
+                raise bad_image_error(path, error.reason) from None
+            return error
 
     # PIL releases the GIL while decoding and resampling, so threads overlap well
     pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
     try:
-        for index, tensor in enumerate(pool.map(decode, files)):
-            images[index] = tensor
+        for index, result in enumerate(pool.map(decode, files)):
+            if isinstance(result, UnreadableImage):
+                failed[index] = result.reason
+            else:
+                images[index] = result
             if progress is not None:
                 progress(index + 1, len(files))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return images
+    if not failed:
+        return images, []
+    kept = [index for index in range(len(files)) if index not in failed]
+    skipped = [{"path": relpaths[index], "reason": reason} for index, reason in sorted(failed.items())]
+    return images[kept], skipped
+
+
+def bad_image_error(path: str | Path, reason: str, others: int = 0) -> DataError:
+    """The one-line error for an unusable image file when ``data.on_bad_image`` is ``error``."""
+    more = f" ({others} more unusable file(s) found)" if others else ""
+    return DataError(
+        f"cannot read image {path}: {reason}{more}; replace or remove the file, or set "
+        "data.on_bad_image=skip to leave unusable images out (they are listed in the run record)"
+    )
 
 
 @dataclass(frozen=True)
@@ -339,28 +555,32 @@ class DecodeCache:
         name = f"decoded-{data_config.preprocess}-{data_config.image_size}-{key[:24]}.pt"
         return cls(path=Path(data_config.cache_dir).expanduser() / name, key=key)
 
-    def load(self, count: int, size: int) -> torch.Tensor | None:
+    def load(self, relpaths: Sequence[str], size: int) -> tuple[torch.Tensor, list[Skipped]] | None:
+        """(images, skipped files) saved for these files, or None when missing, stale or damaged."""
         if not self.path.is_file():
             return None
         try:
             payload = torch.load(self.path, map_location="cpu", weights_only=True)
-            images = payload["images"]
+            images, skipped = payload["images"], payload["skipped"]
+            skipped_paths = {entry["path"] for entry in skipped}
             if (
                 payload["key"] == self.key
+                and skipped_paths <= set(relpaths)
+                and all(isinstance(entry["reason"], str) for entry in skipped)
                 and images.dtype == torch.uint8
-                and images.shape == (count, 3, size, size)
+                and images.shape == (len(relpaths) - len(skipped_paths), 3, size, size)
             ):
-                return images
+                return images, [{"path": entry["path"], "reason": entry["reason"]} for entry in skipped]
         except Exception as error:  # a damaged cache file is only a miss
             logger.warning("ignoring unreadable decode cache %s: %s", self.path, error)
         return None
 
-    def save(self, images: torch.Tensor) -> None:
+    def save(self, images: torch.Tensor, skipped: Sequence[Skipped] = ()) -> None:
         """Write a temporary file then rename it, so readers never see half a file; failures only warn."""
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"key": self.key, "images": images}, temporary)
+            torch.save({"key": self.key, "images": images, "skipped": list(skipped)}, temporary)
             os.replace(temporary, self.path)
         except OSError as error:
             logger.warning("could not write decode cache %s: %s", self.path, error)
@@ -449,18 +669,26 @@ def _allocate(counts: np.ndarray, total: int, reserve: int, split: str) -> np.nd
     return allocation
 
 
-def manifest_split(relpaths: Sequence[str], manifest_path: str | Path) -> dict[str, np.ndarray]:
+def manifest_split(
+    relpaths: Sequence[str], manifest_path: str | Path, excluded: Collection[str] = ()
+) -> dict[str, np.ndarray]:
     """Split from a CSV with header ``path,split``: path relative to the data root, split train|val|test.
 
-    Every image on disk must be listed exactly once and every listed path must be on disk.
+    Every image on disk must be listed exactly once and every listed path must be on disk, except the
+    ``excluded`` paths (files left out as unusable or duplicate): the manifest may list them or not.
     """
+    manifest, assigned = read_manifest(manifest_path)
+    return splits_from_manifest(manifest, assigned, relpaths, excluded)
+
+
+def read_manifest(manifest_path: str | Path) -> tuple[Path, dict[str, tuple[str, int]]]:
+    """(manifest path, {relpath: (split, row)}), checking split names and that no path is listed twice."""
     manifest = Path(manifest_path).expanduser()
     if not manifest.is_file():
         raise DataError(
             f"split manifest {manifest} does not exist; set data.manifest to a CSV with columns path,split"
         )
-    positions = {relpath: index for index, relpath in enumerate(relpaths)}
-    assigned: dict[str, tuple[str, int]] = {}  # relpath -> (split, row)
+    assigned: dict[str, tuple[str, int]] = {}
     for row, path, split in _manifest_rows(manifest):
         if split not in SPLITS:
             raise DataError(
@@ -472,12 +700,24 @@ def manifest_split(relpaths: Sequence[str], manifest_path: str | Path) -> dict[s
                 f"split manifest {manifest} row {row}: {path!r} is listed twice "
                 f"(first on row {assigned[path][1]}); keep one row per image"
             )
-        if path not in positions:
+        assigned[path] = (split, row)
+    return manifest, assigned
+
+
+def splits_from_manifest(
+    manifest: Path,
+    assigned: dict[str, tuple[str, int]],
+    relpaths: Sequence[str],
+    excluded: Collection[str] = (),
+) -> dict[str, np.ndarray]:
+    """Index arrays into ``relpaths`` from a manifest read by ``read_manifest``."""
+    positions = {relpath: index for index, relpath in enumerate(relpaths)}
+    for path, (_, row) in assigned.items():
+        if path not in positions and path not in excluded:
             raise DataError(
                 f"split manifest {manifest} row {row}: {path!r} is not among the {len(positions)} "
                 "images found under the data root; fix the path or data.root"
             )
-        assigned[path] = (split, row)
     unlisted = [relpath for relpath in relpaths if relpath not in assigned]
     if unlisted:
         raise DataError(
@@ -486,7 +726,8 @@ def manifest_split(relpaths: Sequence[str], manifest_path: str | Path) -> dict[s
         )
     return {
         name: np.array(
-            sorted(positions[p] for p, (split, _) in assigned.items() if split == name), dtype=np.int64
+            sorted(positions[p] for p, (split, _) in assigned.items() if split == name and p in positions),
+            dtype=np.int64,
         )
         for name in SPLITS
     }
@@ -681,13 +922,19 @@ class Normalizer:
 
 @dataclass
 class DataBundle:
-    """A decoded data set and its split, ready for training."""
+    """A decoded data set and its split, ready for training, with an audit of what was left out.
+
+    ``skipped``: unusable files left out with ``data.on_bad_image: skip``, as ``{"path", "reason"}``
+    (path relative to ``root``). ``audit``: JSON-serialisable summary, see ``data_audit``.
+    """
 
     root: Path
     classes: list[str]
     images: DecodedImages
     splits: dict[str, np.ndarray]
     split_hash: str
+    audit: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def indices(self, split: str) -> np.ndarray:
         if split not in self.splits:
@@ -711,16 +958,52 @@ class DataBundle:
 
 
 def build_data(data_config: DataConfig, progress: Progress | None = None) -> DataBundle:
-    """Resolve the root (None = the embedded synthetic set), discover, split, then decode once."""
+    """Resolve the root (None = the embedded synthetic set), discover, scan and hash, set aside unusable
+    files, find (and with ``data.dedupe`` drop) duplicates, split, then decode once.
+
+    Files that only fail when decoded (damage past the header) are found after the split; with
+    ``on_bad_image: skip`` the split is then made again without them, exactly as if they had been caught
+    by the scan or were not on disk, so every class keeps its place in every split.
+    """
+    with pillow_bomb_check_suspended():
+        return _build_data(data_config, progress)
+
+
+def _build_data(data_config: DataConfig, progress: Progress | None) -> DataBundle:
     root = resolve_root(data_config)
     classes, records = discover_images(root, data_config.mask_patterns, data_config.extensions)
-    relpaths = [record.relpath for record in records]
-    splits = _make_splits(data_config, root, relpaths, [record.label for record in records], classes)
+    _require_two_classes(root, classes)
+    scanned = scan_files(records, data_config.max_image_pixels)
+    usable, skipped = set_aside_unusable(root, scanned, data_config.on_bad_image)
+    if skipped:
+        _warn_skipped(skipped, "scanning")
+    groups = duplicate_groups(usable)
+    removed = duplicates_to_drop(groups) if data_config.dedupe else []
+    kept = _without(usable, removed)
+    _require_images_in_every_class(root, classes, kept, skipped, removed)
+    excluded = {entry["path"] for entry in skipped} | set(removed)
+    splits, manifest_dropped = _make_splits(data_config, root, kept, classes, excluded)
     decoded = decode_images(
-        root, records, classes, data_config, progress
-    )  # after the split: bad manifests fail fast
+        root, [file.record for file in kept], classes, data_config, progress, [str(f.sha256) for f in kept]
+    )
+    if decoded.skipped:
+        _warn_skipped(decoded.skipped, "decoding")
+        skipped = skipped + decoded.skipped
+        kept = _without(kept, [entry["path"] for entry in decoded.skipped])
+        _require_images_in_every_class(root, classes, kept, skipped, removed)
+        excluded |= {entry["path"] for entry in decoded.skipped}
+        splits, manifest_dropped = _make_splits(data_config, root, kept, classes, excluded)
+    relpaths = [_relpath(file) for file in kept]
+    audit = data_audit(len(records), kept, splits, groups, removed, skipped, manifest_dropped)
+    _warn_about_audit(audit, data_config.dedupe)
     return DataBundle(
-        root=root, classes=classes, images=decoded, splits=splits, split_hash=split_sha256(relpaths, splits)
+        root=root,
+        classes=classes,
+        images=decoded,
+        splits=splits,
+        split_hash=split_sha256(relpaths, splits),
+        audit=audit,
+        skipped=[dict(entry) for entry in skipped],
     )
 
 
@@ -738,13 +1021,53 @@ def resolve_manifest(manifest: str, root: Path) -> Path:
     return path
 
 
+def _without(files: Sequence[ScannedFile], relpaths: Collection[str]) -> list[ScannedFile]:
+    left_out = set(relpaths)
+    return [file for file in files if _relpath(file) not in left_out]
+
+
+def _require_two_classes(root: Path, classes: Sequence[str]) -> None:
+    if len(classes) < 2:
+        raise DataError(
+            f"data root {root} has only one class folder, {classes[0]!r}; a classifier needs at least 2 "
+            "classes: add a subfolder of images for each other class"
+        )
+
+
+def _require_images_in_every_class(
+    root: Path,
+    classes: Sequence[str],
+    kept: Sequence[ScannedFile],
+    skipped: Sequence[Skipped],
+    removed: Sequence[str],
+) -> None:
+    present = {file.record.label for file in kept}
+    for label, name in enumerate(classes):
+        if label not in present:
+            raise DataError(
+                f"class {name!r} has no usable images left ({len(skipped)} unusable file(s) skipped, "
+                f"{len(removed)} duplicate(s) removed in all); fix its images in {root / name} "
+                "or remove the folder"
+            )
+
+
 def _make_splits(
-    data_config: DataConfig, root: Path, relpaths: list[str], labels: list[int], classes: list[str]
-) -> dict[str, np.ndarray]:
+    data_config: DataConfig,
+    root: Path,
+    files: Sequence[ScannedFile],
+    classes: list[str],
+    excluded: Collection[str],
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(index arrays into ``files``, excluded paths that the manifest lists and that were dropped)."""
+    relpaths = [_relpath(file) for file in files]
+    dropped: list[str] = []
     if data_config.manifest is not None:
-        splits = manifest_split(relpaths, resolve_manifest(data_config.manifest, root))
+        manifest, assigned = read_manifest(resolve_manifest(data_config.manifest, root))
+        splits = splits_from_manifest(manifest, assigned, relpaths, excluded)
+        dropped = sorted(path for path in assigned if path in excluded)
         remedy = f"list some images as {{split}} in {data_config.manifest}"
     else:
+        labels = [file.record.label for file in files]
         splits = stratified_split(
             labels, data_config.test_fraction, data_config.val_fraction, data_config.split_seed, classes
         )
@@ -755,4 +1078,71 @@ def _make_splits(
                 f"the {name} split is empty but training needs train, val and test images; "
                 + remedy.format(split=name)
             )
-    return splits
+    return splits, dropped
+
+
+def data_audit(
+    n_found: int,
+    kept: Sequence[ScannedFile],
+    splits: dict[str, np.ndarray],
+    groups: Sequence[Sequence[ScannedFile]],
+    removed: Sequence[str],
+    skipped: Sequence[Skipped],
+    manifest_dropped: Sequence[str],
+) -> dict[str, Any]:
+    """JSON-serialisable summary of the data set as used; relpaths are relative to the data root.
+
+    ``n_found``: image files discovered; ``n_images``: images used. ``duplicate_groups``: byte-identical
+    files as found (before ``dedupe``); ``label_conflicts``: those of them filed under different classes;
+    ``cross_split_duplicates``: identical images among those used that sit in different splits (leakage);
+    ``removed_duplicates``: files ``dedupe`` dropped; ``skipped``: unusable files left out, with the
+    reason; ``manifest_dropped``: paths the manifest lists that were left out as skipped or duplicate.
+    """
+    split_of = {int(index): name for name, indices in splits.items() for index in indices}
+    kept_groups = duplicate_groups(kept)
+    position = {_relpath(file): index for index, file in enumerate(kept)}
+    cross_split = [
+        group for group in kept_groups if len({split_of.get(position[_relpath(f)]) for f in group}) > 1
+    ]
+    return {
+        "n_found": n_found,
+        "n_images": len(kept),
+        "duplicate_groups": [[_relpath(file) for file in group] for group in groups],
+        "cross_split_duplicates": [[_relpath(file) for file in group] for group in cross_split],
+        "label_conflicts": [
+            [_relpath(file) for file in group]
+            for group in groups
+            if len({file.record.label for file in group}) > 1
+        ],
+        "removed_duplicates": list(removed),
+        "skipped": [dict(entry) for entry in skipped],
+        "manifest_dropped": list(manifest_dropped),
+    }
+
+
+def _warn_skipped(skipped: Sequence[Skipped], stage: str) -> None:
+    first = skipped[0]
+    logger.warning(
+        "skipping %d unusable image file(s) found while %s, e.g. %s: %s",
+        len(skipped),
+        stage,
+        first["path"],
+        first["reason"],
+    )
+
+
+def _warn_about_audit(audit: dict[str, Any], dedupe: bool) -> None:
+    if audit["label_conflicts"] and not dedupe:
+        logger.warning(
+            "%d group(s) of identical images are filed under different classes, e.g. %s; set data.dedupe "
+            "to drop them",
+            len(audit["label_conflicts"]),
+            " = ".join(audit["label_conflicts"][0]),
+        )
+    if audit["cross_split_duplicates"]:
+        logger.warning(
+            "%d group(s) of identical images sit in different splits (leakage), e.g. %s; set data.dedupe "
+            "to drop the copies",
+            len(audit["cross_split_duplicates"]),
+            " = ".join(audit["cross_split_duplicates"][0]),
+        )

@@ -89,10 +89,12 @@ class RichObserver:
 
 
 def make_accelerator() -> Any:
+    import torch
     from accelerate import Accelerator
 
-    # precision is handled per run (see train.MixedPrecision), so Accelerate's stays "no"
-    return Accelerator(mixed_precision="no")
+    # precision is handled per run (see train.MixedPrecision), so Accelerate's stays "no";
+    # without cpu=True, Accelerate treats a torchrun launch on a GPU-less machine as one process
+    return Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
 
 
 def resolve_strategy(strategy: str, runs: int, processes: int) -> str:

@@ -318,7 +318,17 @@ class Sweep:
         efficiency.setdefault("train_seconds", outcome.train_seconds)
         efficiency.setdefault("train_throughput", outcome.train_images_per_second)
         record["efficiency"] = efficiency
+        if planned.spec.train.save_checkpoint and self.writes:
+            record["checkpoint"] = str(self._save_checkpoint(planned, outcome))
         record["status"] = "ok"
+
+    def _save_checkpoint(self, planned: PlannedRun, outcome: RunOutcome) -> Path:
+        path = self.directory / "checkpoints" / f"{planned.run_id}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".pt.tmp")
+        torch.save({k: v.cpu() for k, v in outcome.model.state_dict().items()}, tmp)
+        tmp.replace(path)
+        return path
 
 
 def test_set_uncertainty(outcome: RunOutcome) -> dict[str, list[float]]:
