@@ -111,6 +111,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bcbench.cli", "run_command"),
     "models": ("bcbench.cli", "models_command"),
     "compare": ("bcbench.cli", "compare_command"),
+    "efficiency": ("bcbench.efficiency_cli", "main"),
 }
 
 

@@ -315,8 +315,9 @@ class Sweep:
         record["test"] = {**outcome.test, "bootstrap": test_set_uncertainty(outcome)}
         measured = self.measure is not None and self.writes
         efficiency = self.measure(outcome.model, planned, outcome) if measured else {}
-        efficiency.setdefault("train_seconds", outcome.train_seconds)
-        efficiency.setdefault("train_throughput", outcome.train_images_per_second)
+        efficiency["train_seconds"] = outcome.train_seconds
+        if efficiency.get("train_throughput") is None:  # measured in the real loop: data path + step
+            efficiency["train_throughput"] = outcome.train_images_per_second
         record["efficiency"] = efficiency
         if planned.spec.train.save_checkpoint and self.writes:
             record["checkpoint"] = str(self._save_checkpoint(planned, outcome))

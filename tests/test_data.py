@@ -602,7 +602,11 @@ def test_build_data_rejects_empty_val_split(make_image_folder: Callable[..., Pat
 
 def test_relative_manifest_resolves_against_the_data_root(make_image_folder: Callable[..., Path]) -> None:
     root = make_image_folder({"a": 3, "b": 3})
-    rows = [f"{c}/{c} ({i}).png,{s}" for c in "ab" for i, s in zip((1, 2, 3), ("train", "val", "test"))]
+    rows = [
+        f"{c}/{c} ({i}).png,{s}"
+        for c in "ab"
+        for i, s in zip((1, 2, 3), ("train", "val", "test"), strict=True)
+    ]
     (root / "split.csv").write_text("path,split\n" + "\n".join(rows) + "\n")
     bundle = build_data(DataConfig(root=str(root), image_size=8, manifest="split.csv"))
     assert bundle.counts() == {"train": 2, "val": 2, "test": 2}

@@ -56,9 +56,9 @@ def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, t
     records = load_records(directory / "runs.jsonl").records
     assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
     for record in records:
-        assert CONTRACT_TOP <= set(record)
-        assert CONTRACT_TEST <= set(record["test"])
-        assert CONTRACT_EFFICIENCY <= set(record["efficiency"])
+        assert set(record) >= CONTRACT_TOP
+        assert set(record["test"]) >= CONTRACT_TEST
+        assert set(record["efficiency"]) >= CONTRACT_EFFICIENCY
         assert set(record["efficiency"]["latency_ms"]) >= {"p50", "p90", "p99"}
         assert record["data"]["n_train"] + record["data"]["n_val"] + record["data"]["n_test"] == 780
         assert record["data"]["classes"] == ["benign", "malignant", "normal"]
