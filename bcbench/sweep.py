@@ -264,15 +264,25 @@ class Sweep:
         try:
             data = self.data.get(planned.config)
             record["data"] = data_summary(data)
+            tracker = self._tracker(planned)
+
+            def on_epoch(entry: dict[str, Any]) -> None:
+                self.observer.epoch_finished(planned, entry)
+                if tracker is not None:
+                    tracker.log({k: v for k, v in entry.items() if k != "epoch"}, step=entry["epoch"])
+
             outcome = train_run(
                 planned.spec,
                 planned.config,
                 data,
                 self.accelerator,
-                on_epoch=lambda entry: self.observer.epoch_finished(planned, entry),
+                on_epoch,
                 together=self.strategy == "ddp",
             )
             self._fill_outcome(record, planned, outcome)
+            if tracker is not None:
+                tracker.log({f"test/{k}": v for k, v in outcome.test.items() if isinstance(v, float)})
+                tracker.finish()
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as error:  # a failed run is recorded; the sweep goes on
@@ -282,6 +292,22 @@ class Sweep:
         record["finished_at"] = _now()
         record["wall_seconds"] = time.time() - started
         return record
+
+    def _tracker(self, planned: PlannedRun) -> Any:
+        """An Accelerate TensorBoard tracker for this run (tracking: tensorboard), else None."""
+        if planned.config.tracking != "tensorboard" or not self.writes:
+            return None
+        try:
+            from accelerate.tracking import TensorBoardTracker
+
+            tracker = TensorBoardTracker(planned.run_id, self.directory / "tensorboard")
+            if hasattr(tracker, "start"):  # Accelerate >= 1.6 opens the writer lazily
+                tracker.start()
+            return tracker
+        except ImportError:
+            raise BcbenchError(
+                "tracking: tensorboard needs the tensorboard package; pip install tensorboard"
+            ) from None
 
     def _base_record(self, planned: PlannedRun) -> dict[str, Any]:
         run_config = to_dict(planned.config)

@@ -155,3 +155,20 @@ def test_records_are_json_lines(synthetic_root, tmp_path):
 
     append_record(tmp_path / "r.jsonl", {"run_id": "x", "value": float("inf")})
     assert json.loads((tmp_path / "r.jsonl").read_text())["value"] is None
+
+
+@pytest.mark.slow
+def test_tensorboard_tracking_writes_event_files(synthetic_root, tmp_path):
+    pytest.importorskip("tensorboard")
+    overrides = ("models=[simple_cnn]", "seeds=[0]", "tracking=tensorboard", "efficiency.enabled=false")
+    config = tiny_config(synthetic_root, tmp_path, *overrides)
+    assert run_sweep(config, console=quiet_console()) == 0, load_records(
+        tmp_path / "tiny" / "runs.jsonl"
+    ).records[0]["error"]
+    events = list((tmp_path / "tiny" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events, "no TensorBoard event file written"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(events[0].parent))
+    accumulator.Reload()
+    assert {"train_loss", "val_loss", "test/accuracy"} <= set(accumulator.Tags()["scalars"])
