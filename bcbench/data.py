@@ -282,20 +282,12 @@ class UnreadableImage(DataError):
         self.reason = reason
 
 
-def load_rgb(path: str | Path, max_pixels: int | None = None) -> Image.Image:
-    """Open an image, apply its EXIF orientation and convert it to 8-bit RGB (see ``to_rgb``).
-
-    Raises ``UnreadableImage`` for files that cannot be decoded, and for images of more than ``max_pixels``
-    pixels (checked from the header, before any pixel is decoded).
-    """
+def load_rgb(path: str | Path) -> Image.Image:
+    """Open an image, apply its EXIF orientation and convert it to 8-bit RGB (see ``to_rgb``); raises
+    ``UnreadableImage`` for files that cannot be decoded. Image size is checked earlier, by ``scan_files``."""
     try:
         with Image.open(path) as opened:
-            too_large = pixel_limit_problem(opened.size, max_pixels)
-            if too_large:
-                raise UnreadableImage(path, too_large)
             return to_rgb(ImageOps.exif_transpose(opened))
-    except DataError:
-        raise
     # decoders of broken files raise all sorts of errors (OSError, SyntaxError, struct.error, ...)
     except Exception as error:
         raise UnreadableImage(path, _describe(error)) from None
@@ -982,7 +974,14 @@ def _build_data(data_config: DataConfig, progress: Progress | None) -> DataBundl
     kept = _without(usable, removed)
     _require_images_in_every_class(root, classes, kept, skipped, removed)
     excluded = {entry["path"] for entry in skipped} | set(removed)
-    splits, manifest_dropped = _make_splits(data_config, root, kept, classes, excluded)
+    splits: dict[str, np.ndarray] | None = None
+    manifest_dropped: list[str] = []
+    try:  # before decoding, so that a bad manifest or split fails fast
+        splits, manifest_dropped = _make_splits(data_config, root, kept, classes, excluded)
+    except DataError:
+        if data_config.on_bad_image == "error":
+            raise
+        # the split may fail because of files that decoding will skip: try again after decoding
     decoded = decode_images(
         root, [file.record for file in kept], classes, data_config, progress, [str(f.sha256) for f in kept]
     )
@@ -992,6 +991,7 @@ def _build_data(data_config: DataConfig, progress: Progress | None) -> DataBundl
         kept = _without(kept, [entry["path"] for entry in decoded.skipped])
         _require_images_in_every_class(root, classes, kept, skipped, removed)
         excluded |= {entry["path"] for entry in decoded.skipped}
+    if decoded.skipped or splits is None:
         splits, manifest_dropped = _make_splits(data_config, root, kept, classes, excluded)
     relpaths = [_relpath(file) for file in kept]
     audit = data_audit(len(records), kept, splits, groups, removed, skipped, manifest_dropped)

@@ -735,6 +735,8 @@ def render_markdown(
         ]
         out += [markdown_table(["model", "seed", "run_id", "error"], rows), ""]
 
+    out += data_audit_markdown(ok)
+
     if figure_paths:
         out += ["## Figures", ""]
         for name, path in figure_paths.items():
@@ -751,6 +753,37 @@ def render_markdown(
 
     out += ["## Environment", "", _environment_table(ok), ""]
     return "\n".join(out)
+
+
+def data_audit_markdown(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The data audit of the first run (skipped files, duplicates, label conflicts, leakage)."""
+    audit = next(
+        ((r.get("data") or {}).get("audit") for r in records if (r.get("data") or {}).get("audit")), None
+    )
+    if not audit:
+        return []
+    out = [
+        "## Data audit",
+        "",
+        f"- images found: {audit.get('n_found', '?')}, used: {audit.get('n_images', '?')}",
+    ]
+    listings = (
+        ("skipped (unreadable)", [f"`{s['path']}`: {s['reason']}" for s in audit.get("skipped", [])]),
+        ("identical files filed under different classes", _groups(audit.get("label_conflicts", []))),
+        ("identical files in different splits (leakage)", _groups(audit.get("cross_split_duplicates", []))),
+        ("identical files (all groups)", _groups(audit.get("duplicate_groups", []))),
+        ("removed by data.dedupe", [f"`{p}`" for p in audit.get("removed_duplicates", [])]),
+    )
+    for title, items in listings:
+        out.append(f"- {title}: {len(items)}")
+        out += [f"  - {item}" for item in items[:20]]
+        if len(items) > 20:
+            out.append(f"  - ... and {len(items) - 20} more (see runs.jsonl)")
+    return [*out, ""]
+
+
+def _groups(groups: Sequence[Sequence[str]]) -> list[str]:
+    return [" = ".join(f"`{path}`" for path in group) for group in groups]
 
 
 FILES_MARKDOWN = """\

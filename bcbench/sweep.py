@@ -195,6 +195,7 @@ def data_summary(data: DataBundle) -> dict[str, Any]:
         "split_sha256": data.split_hash,
         "root": str(data.root),
         "class_counts": {split: data.class_counts(split) for split in ("train", "val", "test")},
+        "audit": data.audit,  # skipped files, duplicates, label conflicts, cross-split leakage
     }
 
 

@@ -445,3 +445,29 @@ def test_one_seed_shows_the_value_without_spread():
     assert "1 seed per model" in text and "nan" not in text
     rows = [line for line in text.splitlines() if line.startswith("│ ")]
     assert len(rows) == 3 and not any("±" in row or "[" in row for row in rows)
+
+
+def test_report_lists_the_data_audit():
+    from bcbench.report import data_audit_markdown
+
+    record = {
+        "status": "ok",
+        "data": {
+            "audit": {
+                "n_found": 5,
+                "n_images": 4,
+                "skipped": [{"path": "a/bad.png", "reason": "the file is empty (0 bytes)"}],
+                "label_conflicts": [["a/x.png", "b/y.png"]],
+                "cross_split_duplicates": [],
+                "duplicate_groups": [["a/x.png", "b/y.png"]],
+                "removed_duplicates": [],
+            }
+        },
+    }
+    text = "\n".join(data_audit_markdown([record]))
+    assert "images found: 5, used: 4" in text
+    assert "`a/bad.png`: the file is empty (0 bytes)" in text
+    assert "identical files filed under different classes: 1" in text
+    assert "`a/x.png` = `b/y.png`" in text
+    assert "(leakage): 0" in text
+    assert data_audit_markdown([{"status": "ok", "data": {}}]) == []
