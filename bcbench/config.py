@@ -81,6 +81,7 @@ class TrainConfig:
     mixed_precision: Literal["no", "fp16", "bf16"] | None = None
     deterministic: bool = False
     channels_last: bool = False
+    compile: bool = False  # torch.compile the model (first epoch includes compilation)
     save_checkpoint: bool = False  # keep the best weights as <sweep>/checkpoints/<run_id>.pt
 
 

@@ -218,10 +218,12 @@ def train_run(
     device = accelerator.device
     processes = Processes(accelerator, together)
     seed_everything(spec.seed, train_cfg.deterministic)
-    model = build_model(spec.model, len(data.classes), spec.weights, config.data.image_size).to(device)
+    base_model = build_model(spec.model, len(data.classes), spec.weights, config.data.image_size).to(device)
     if train_cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model = processes.wrap(model)
+        base_model = base_model.to(memory_format=torch.channels_last)
+    model = processes.wrap(base_model)
+    if train_cfg.compile:
+        model = torch.compile(model)
     precision = MixedPrecision(train_cfg.mixed_precision, device)
     optimizer = make_optimizer(model, train_cfg, device)
     scheduler = make_scheduler(optimizer, train_cfg)
@@ -241,7 +243,7 @@ def train_run(
     val_x, val_y = (t.to(device, non_blocking=True) for t in data.tensors("val"))
 
     stopper = EarlyStopping(train_cfg.early_stopping_patience, train_cfg.min_epochs)
-    best_state = _copy_state(processes.unwrap(model))
+    best_state = _copy_state(base_model)
     history: list[dict[str, Any]] = []
     train_seconds = 0.0
     images_trained = 0
@@ -271,18 +273,18 @@ def train_run(
         }
         history.append(entry)
         if stopper.update(epoch, val_loss):
-            best_state = _copy_state(processes.unwrap(model))
+            best_state = _copy_state(base_model)
         if on_epoch is not None:
             on_epoch(entry)
         if stopper.should_stop(epoch):
             break
 
-    processes.unwrap(model).load_state_dict(best_state)
+    base_model.load_state_dict(best_state)
     test_x, test_y = (t.to(device) for t in data.tensors("test"))
     test_probs, _ = steps.evaluate(test_x, test_y)
     test = classification_metrics(test_probs.cpu(), test_y.cpu(), data.classes)
     return RunOutcome(
-        model=processes.unwrap(model),
+        model=base_model,
         history=history,
         best_epoch=stopper.best_epoch,
         epochs_run=len(history),

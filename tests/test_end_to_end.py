@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from rich.console import Console
 
 import bcbench.sweep
@@ -172,3 +173,24 @@ def test_tensorboard_tracking_writes_event_files(synthetic_root, tmp_path):
     accumulator = EventAccumulator(str(events[0].parent))
     accumulator.Reload()
     assert {"train_loss", "val_loss", "test/accuracy"} <= set(accumulator.Tags()["scalars"])
+
+
+def test_train_compile_wraps_the_model_and_keeps_plain_weights(synthetic_root, tmp_path, monkeypatch):
+    compiled = []
+
+    def recording_compile(model, **kwargs):
+        compiled.append(type(model).__name__)
+        return model  # the wiring is what this checks; real compilation is too slow for the suite
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    overrides = (
+        "models=[simple_cnn]",
+        "seeds=[0]",
+        "train.compile=true",
+        "train.epochs=1",
+        "efficiency.enabled=false",
+    )
+    assert run_sweep(tiny_config(synthetic_root, tmp_path, *overrides), console=quiet_console()) == 0
+    assert compiled == ["SimpleCNN"]
+    (record,) = load_records(tmp_path / "tiny" / "runs.jsonl").records
+    assert record["status"] == "ok" and record["config"]["train"]["compile"] is True
