@@ -159,7 +159,9 @@ def confusion_figure(records: Sequence[dict[str, Any]], path: str | Path) -> Pat
         ax.set_visible(False)
     if image is not None:
         figure.colorbar(image, ax=list(axes[: len(panels)]), shrink=0.8, label="fraction of true class")
-    figure.suptitle("Test confusion matrices (rows: true class, normalised; counts summed over seeds)")
+    figure.suptitle(
+        "Test confusion matrices\n(rows: true class, normalised; counts summed over seeds)", fontsize=10
+    )
     return _save(figure, path)
 
 
@@ -205,7 +207,8 @@ def curves_figure(records: Sequence[dict[str, Any]], path: str | Path) -> Path |
         if column == 0:
             acc_ax.legend(fontsize=7, loc="lower right")
     figure.suptitle(
-        "Training curves: mean over the seeds that reached each epoch (early stopping), band min-max"
+        "Training curves: mean over the seeds that reached\neach epoch (early stopping), band min-max",
+        fontsize=10,
     )
     return _save(figure, path)
 
