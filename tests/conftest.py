@@ -60,3 +60,19 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture
+def counted_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every path passed to ``bcbench.data.load_rgb`` (that is, every decode)."""
+    import bcbench.data
+
+    calls: list[Path] = []
+    original = bcbench.data.load_rgb
+
+    def counting(path: str | Path) -> Image.Image:
+        calls.append(Path(path))
+        return original(path)
+
+    monkeypatch.setattr(bcbench.data, "load_rgb", counting)
+    return calls

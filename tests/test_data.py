@@ -15,7 +15,6 @@ from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-import bcbench.data as data
 from bcbench.config import AugmentConfig, DataConfig
 from bcbench.data import (
     BatchAugmenter,
@@ -254,20 +253,6 @@ def test_preprocess_square_matches_torchvision_resize() -> None:
 
 
 # ---------------------------------------------------------------------------------------- decode and cache
-
-
-@pytest.fixture
-def counted_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path passed to ``bcbench.data.load_rgb``."""
-    calls: list[Path] = []
-    original = data.load_rgb
-
-    def counting(path: str | Path) -> Image.Image:
-        calls.append(Path(path))
-        return original(path)
-
-    monkeypatch.setattr(data, "load_rgb", counting)
-    return calls
 
 
 def test_build_data_decodes_each_file_exactly_once(

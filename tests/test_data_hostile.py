@@ -43,20 +43,6 @@ def config(root: Path, **changes: object) -> DataConfig:
     return DataConfig(root=str(root), image_size=8, **changes)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def decoded_paths(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path passed to ``bcbench.data.load_rgb`` (that is, every decode)."""
-    calls: list[Path] = []
-    original = data.load_rgb
-
-    def counting(path: str | Path) -> Image.Image:
-        calls.append(Path(path))
-        return original(path)
-
-    monkeypatch.setattr(data, "load_rgb", counting)
-    return calls
-
-
 # ------------------------------------------------------------------------------------------ bad files
 
 
@@ -245,16 +231,16 @@ def test_skipped_file_listed_in_manifest_is_dropped_not_an_error(
 
 
 def test_decode_cache_remembers_skipped_files_without_poisoning(
-    make_image_folder: Callable[..., Path], tmp_path: Path, decoded_paths: list[Path]
+    make_image_folder: Callable[..., Path], tmp_path: Path, counted_loads: list[Path]
 ) -> None:
     root = make_image_folder(BENIGN_MALIGNANT)
     write_truncated(root / BAD)
     skip = config(root, on_bad_image="skip", cache_dir=str(tmp_path / "cache"))
 
     first = build_data(skip)
-    assert len(decoded_paths) == 9
+    assert len(counted_loads) == 9
     again = build_data(skip)
-    assert len(decoded_paths) == 9  # cache hit, skipped file included
+    assert len(counted_loads) == 9  # cache hit, skipped file included
     assert again.skipped == first.skipped and again.split_hash == first.split_hash
     assert torch.equal(again.images.images, first.images.images)
 
@@ -420,7 +406,7 @@ def test_audit_reports_duplicates_and_label_conflicts(folder_with_duplicates: Pa
 
 
 def test_dedupe_keeps_first_copy_drops_conflicts_before_splitting(
-    folder_with_duplicates: Path, decoded_paths: list[Path]
+    folder_with_duplicates: Path, counted_loads: list[Path]
 ) -> None:
     deduped = build_data(config(folder_with_duplicates, dedupe=True))
 
@@ -429,8 +415,8 @@ def test_dedupe_keeps_first_copy_drops_conflicts_before_splitting(
     assert deduped.audit["duplicate_groups"] == [SAME_CLASS, CONFLICT]  # as found
     assert deduped.audit["cross_split_duplicates"] == []
     assert "benign/benign (1).png" in deduped.images.relpaths
-    assert sorted(decoded_paths) == sorted(folder_with_duplicates / p for p in deduped.images.relpaths)
-    assert len(decoded_paths) == 9  # removed copies are never decoded
+    assert sorted(counted_loads) == sorted(folder_with_duplicates / p for p in deduped.images.relpaths)
+    assert len(counted_loads) == 9  # removed copies are never decoded
 
     for relpath in removed:
         (folder_with_duplicates / relpath).unlink()
@@ -482,16 +468,16 @@ def test_hashes_come_from_the_scan_not_a_second_pass(
 
 
 def test_decode_cache_key_follows_dedupe(
-    folder_with_duplicates: Path, tmp_path: Path, decoded_paths: list[Path]
+    folder_with_duplicates: Path, tmp_path: Path, counted_loads: list[Path]
 ) -> None:
     cache = str(tmp_path / "cache")
     kept = build_data(config(folder_with_duplicates, cache_dir=cache))
     deduped = build_data(config(folder_with_duplicates, cache_dir=cache, dedupe=True))
-    assert len(decoded_paths) == 12 + 9
+    assert len(counted_loads) == 12 + 9
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
 
     assert build_data(config(folder_with_duplicates, cache_dir=cache, dedupe=True)).images.relpaths == (
         deduped.images.relpaths
     )
     assert build_data(config(folder_with_duplicates, cache_dir=cache)).images.relpaths == kept.images.relpaths
-    assert len(decoded_paths) == 21  # both hit
+    assert len(counted_loads) == 21  # both hit
