@@ -349,10 +349,35 @@ def reference_batches(
 
 def bcbench_generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
     """Batch order on the CPU, augmentation on the data's device, as ``bcbench.train`` seeds them."""
-    return {
-        "order": torch.Generator().manual_seed(seed),
-        "augment": torch.Generator(device=device).manual_seed(seed + 1),
-    }
+    from bcbench.train import make_generators
+
+    return make_generators(seed, device)
+
+
+def bcbench_steps(
+    augment: BatchAugmenter,
+    normalize: Normalizer,
+    batch_size: int,
+    generators: dict[str, torch.Generator],
+    model: nn.Module | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    criterion: nn.Module | None = None,
+) -> Any:
+    """``bcbench.train.EpochSteps`` for one process in fp32: the code every training run executes."""
+    from bcbench.train import EpochSteps, MixedPrecision, Processes
+
+    device = generators["augment"].device
+    return EpochSteps(
+        model=model,
+        optimizer=optimizer,
+        criterion=criterion,
+        precision=MixedPrecision("no", device),
+        augment=augment,
+        normalize=normalize,
+        processes=Processes(None, together=False),
+        train_cfg=TrainConfig(batch_size=batch_size),
+        generators=generators,
+    )
 
 
 def bcbench_batches(
@@ -363,16 +388,8 @@ def bcbench_batches(
     batch_size: int,
     generators: dict[str, torch.Generator],
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of bcbench's training batches: the same steps as ``bcbench.train._train_epoch``
-    (shuffle, index the resident uint8 split, augment the whole batch, normalise)."""
-    n = len(labels)
-    order = torch.randperm(n, generator=generators["order"]).to(images.device)
-    for start in range(0, n, batch_size):
-        index = order[start : start + batch_size]
-        if len(index) == 1 and n > 1:
-            continue  # the training loop skips single-sample batches (batch norm)
-        batch_y = labels[index]
-        yield normalize(augment(images[index], batch_y, generators["augment"])), batch_y
+    """One epoch of bcbench's training batches, through ``EpochSteps.batches`` itself."""
+    return bcbench_steps(augment, normalize, batch_size, generators).batches(images, labels)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -550,24 +567,18 @@ def bcbench_epoch_runner(
     seed: int,
 ) -> Callable[[torch.Tensor, torch.Tensor], int]:
     """``epoch(images, labels) -> images trained on``: one epoch of ``bcbench.train``'s own training loop
-    (single process, fp32), with its optimizer and generators.
-
-    The loop is ``bcbench.train._EpochSteps.train_epoch``, the code every run executes; this adapter is the
-    one place that knows its private signature.
-    """
-    from bcbench.train import MixedPrecision, Processes, _EpochSteps, make_optimizer
+    (``EpochSteps.train_epoch``, single process, fp32), with its optimizer and generators."""
+    from bcbench.train import make_optimizer
 
     device = prepared.device
-    steps = _EpochSteps(
+    steps = bcbench_steps(
+        prepared.augment,
+        prepared.normalize,
+        train_cfg.batch_size,
+        bcbench_generators(seed, device),
         model=model,
         optimizer=make_optimizer(model, train_cfg, device),
         criterion=criterion,
-        precision=MixedPrecision("no", device),
-        augment=prepared.augment,
-        normalize=prepared.normalize,
-        processes=Processes(None, together=False),
-        train_cfg=train_cfg,
-        generators=bcbench_generators(seed, device),
     )
 
     def epoch(images: torch.Tensor, labels: torch.Tensor) -> int:

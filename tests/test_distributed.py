@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from bcbench.config import load_config
-from bcbench.data import build_data
+from bcbench.data import Normalizer, build_data
 from bcbench.metrics import classification_metrics
 from bcbench.models import build_model
 from bcbench.results import load_records
-from bcbench.train import MixedPrecision, Processes, _EpochSteps
+from bcbench.train import EpochSteps, MixedPrecision, Processes
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # seconds: a hang fails the test instead of blocking CI
@@ -83,13 +83,13 @@ def test_two_process_ddp_metrics_equal_one_process_evaluation_of_the_same_weight
     config = load_config(None, sweep_args(synthetic_root, tmp_path, *extra))
     data = build_data(config.data)
     model = build_model("simple_cnn", 3, record["checkpoint"], 32)
-    steps = _EpochSteps(
+    steps = EpochSteps(
         model=model,
         optimizer=None,
         criterion=None,
         precision=MixedPrecision("no", torch.device("cpu")),
         augment=None,
-        normalize=__import__("bcbench.data", fromlist=["Normalizer"]).Normalizer("imagenet", "cpu"),
+        normalize=Normalizer("imagenet", "cpu"),
         processes=Processes(None, together=False),
         train_cfg=config.train,
         generators={},
