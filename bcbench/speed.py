@@ -17,8 +17,10 @@ What is timed (``time.perf_counter``, after synchronising the device):
 - **data path**: one pass over the training images delivering normalised float32 batches on the
   device, augmentation included, nothing consuming them. Median of ``repeats`` passes, after an
   untimed warm-up of a few batches.
-- **train epoch**: one epoch of the same model (same initial weights), loss, optimizer (``make_optimizer``,
-  Adam by default) and batch size through each pipeline; bcbench's epoch is ``bcbench.train``'s own loop.
+- **train epoch**: one epoch of the same model (same initial weights), loss, optimizer (Adam, same
+  learning rate) and batch size through each pipeline; bcbench's epoch is ``bcbench.train``'s own loop
+  with its ``make_optimizer`` (fused Adam where torch has it), the reference a plain loop with
+  ``torch.optim.Adam``'s default implementation, as the study's code had.
   Median over ``epochs`` epochs, after a few untimed warm-up steps.
 - **decode once**: ``build_data`` (discover, split, decode and resize every image of every split, no
   decode cache), done once per sweep and shared by all its runs.
@@ -591,7 +593,7 @@ def time_train_epochs(
     prepared: Prepared, settings: SpeedSettings, progress: Callable[[str], None] | None = None
 ) -> list[Timing]:
     """Seconds per training epoch of the same model and optimizer through each pipeline (median)."""
-    from bcbench.train import make_criterion, make_optimizer
+    from bcbench.train import make_criterion
 
     device = prepared.device
     train_cfg = train_config(settings)
@@ -606,7 +608,8 @@ def time_train_epochs(
     theirs = {}
     for workers in settings.workers:
         model = fresh_model(settings, len(classes), device)
-        theirs[workers] = (model, make_optimizer(model, train_cfg, device))
+        plain_adam = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+        theirs[workers] = (model, plain_adam)
 
     def their_epoch(workers: int, limit: int | None = None) -> int:
         model, optimizer = theirs[workers]
