@@ -336,8 +336,11 @@ class EpochSteps:
             if len(index) == 1 and len(mine) > 1:
                 continue  # batch norm cannot train on a single sample
             batch_y = labels.index_select(0, index)
-            batch_x = self.augment(images.index_select(0, index), batch_y, self.generators["augment"])
-            yield self.normalize(batch_x), batch_y
+            batch = images.index_select(0, index)
+            yield (
+                self.augment.augment_normalized(batch, batch_y, self.generators["augment"], self.normalize),
+                batch_y,
+            )
 
     def train_epoch(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, int]:
         """Mean loss and accuracy over the images this epoch trained on (all processes), and their count."""
