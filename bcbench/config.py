@@ -115,7 +115,7 @@ class Config:
     # together; auto: grid unless there are fewer runs than processes
     strategy: Literal["auto", "grid", "ddp"] = "auto"
     tracking: Literal["none", "tensorboard"] = "none"  # Accelerate experiment trackers
-    models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "mobilenet_v3_small")
+    models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "resnet18")
     seeds: tuple[int, ...] = (0, 1, 2)
     model_options: dict[str, ModelOptions] = field(default_factory=dict)
     # extra swept axes: dotted config key -> values, e.g. {"train.lr": [1e-3, 1e-4]}
