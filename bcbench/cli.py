@@ -9,9 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bcbench.errors import BcbenchError
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from bcbench.errors import EXIT_OK, EXIT_USAGE, BcbenchError
 
 
 def run_parser() -> argparse.ArgumentParser:

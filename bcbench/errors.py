@@ -1,4 +1,7 @@
-"""Errors that bcbench reports to the user as one clear line (no traceback)."""
+"""Errors that bcbench reports to the user as one clear line (no traceback), and exit codes."""
+
+# exit codes of the command line: 1 = some run failed (recorded), 2 = bad input, 130 = interrupted
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class BcbenchError(Exception):

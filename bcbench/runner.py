@@ -17,19 +17,16 @@ from rich.progress import (
 )
 
 from bcbench.config import Config, to_dict
-from bcbench.errors import ConfigError
+from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, ConfigError
 from bcbench.results import load_records, write_text_atomic
 from bcbench.sweep import PlannedRun, Sweep, plan_runs, shard, sweep_dir
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 class RichObserver:
     """Overall runs bar with ETA, the current run's epoch bar, and one line per finished run."""
 
-    def __init__(self, console: Console, max_epochs: int) -> None:
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self.max_epochs = max_epochs
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -126,7 +123,7 @@ def run_sweep(
         prepare_directory(directory, config)
     from bcbench.efficiency_hook import RunEfficiency
 
-    with RichObserver(process_console, config.train.epochs) as observer:
+    with RichObserver(process_console) as observer:
         sweep = Sweep(
             config, accelerator, directory, observer, RunEfficiency(config, accelerator.device), strategy
         )
