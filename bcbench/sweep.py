@@ -280,7 +280,7 @@ class Sweep:
                 on_epoch,
                 together=self.strategy == "ddp",
             )
-            self._fill_outcome(record, planned, outcome)
+            self._fill_outcome(record, planned, outcome, data)
             if tracker is not None:
                 tracker.log({f"test/{k}": v for k, v in outcome.test.items() if isinstance(v, float)})
                 tracker.finish()
@@ -335,13 +335,15 @@ class Sweep:
             "started_at": _now(),
         }
 
-    def _fill_outcome(self, record: dict[str, Any], planned: PlannedRun, outcome: RunOutcome) -> None:
+    def _fill_outcome(
+        self, record: dict[str, Any], planned: PlannedRun, outcome: RunOutcome, data: DataBundle
+    ) -> None:
         record["history"] = outcome.history
         record["best_epoch"] = outcome.best_epoch
         record["epochs_run"] = outcome.epochs_run
         record["test"] = {**outcome.test, "bootstrap": test_set_uncertainty(outcome)}
         measured = self.measure is not None and self.writes
-        efficiency = self.measure(outcome.model, planned, outcome) if measured else {}
+        efficiency = self.measure(outcome.model, planned, outcome, data) if measured else {}
         efficiency["train_seconds"] = outcome.train_seconds
         if efficiency.get("train_throughput") is None:  # measured in the real loop: data path + step
             efficiency["train_throughput"] = outcome.train_images_per_second

@@ -77,6 +77,8 @@ def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, t
         assert record["config"]["models"] == [record["model"]]
         assert record["env"]["torch"]
     assert records[0]["efficiency"]["params"] > 0 and records[0]["efficiency"]["flops"] > 0
+    assert records[0]["efficiency"]["end_to_end_infer_throughput"] > 0  # through bcbench's data path
+    assert records[0]["efficiency"]["end_to_end_batch_size"] == 8
     for name in ("report.md", "summary.csv", "runs.csv", "config.yaml", "confusion.png", "curves.png"):
         assert (directory / name).is_file(), name
     assert "simple_cnn" in console.export_text()
