@@ -51,7 +51,10 @@ def _run(args: argparse.Namespace) -> int:
     from bcbench.config import load_config
     from bcbench.runner import run_sweep
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's SIGTERM ends the run like Ctrl-C
+    # a scheduler's SIGTERM ends the run like Ctrl-C; SIGINT is set explicitly because a shell
+    # starts background jobs with SIGINT ignored, and `kill -INT` must still stop them
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     config = load_config(args.config or default_config_path(), [*args.overrides, *args.set])
     console = Console() if sys.stdout.isatty() else Console(width=200)  # no wrapping when piped
     return run_sweep(config, fresh=args.fresh, dry_run=args.dry_run, console=console)

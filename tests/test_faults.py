@@ -150,7 +150,7 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
-def start_sweep(root: Path, out: Path) -> subprocess.Popen:
+def start_sweep(root: Path, out: Path, ignore_sigint: bool = False) -> subprocess.Popen:
     args = ["name=faults", f"output_dir={out}", f"data.root={root}", "data.image_size=32"]
     args += ["models=[simple_cnn]", "seeds=[0,1,2,3,4,5]", "train.epochs=2", "train.min_epochs=1"]
     args += ["train.batch_size=64", "efficiency.enabled=false"]
@@ -160,6 +160,8 @@ def start_sweep(root: Path, out: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # as a shell starts a background job (`cmd &`): SIGINT ignored until bcbench handles it
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
 
 
@@ -189,9 +191,11 @@ def finish_and_check(root: Path, out: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_finished_runs_and_says_how_to_resume(synthetic_root, tmp_path, signum):
-    process = start_sweep(synthetic_root, tmp_path)
+@pytest.mark.parametrize(
+    ("signum", "background"), [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)]
+)
+def test_interrupt_keeps_finished_runs_and_says_how_to_resume(synthetic_root, tmp_path, signum, background):
+    process = start_sweep(synthetic_root, tmp_path, ignore_sigint=background)
     runs = tmp_path / "faults" / "runs.jsonl"
     wait_for_records(runs, 1, process)
     process.send_signal(signum)
