@@ -113,3 +113,30 @@ def test_a_run_failing_in_one_process_does_not_hang_the_other(synthetic_root, tm
     assert records["resnet18"]["status"] == "failed"
     assert "broken.pth" in records["resnet18"]["error"]
     assert records["simple_cnn"]["env"]["process_index"] != records["resnet18"]["env"]["process_index"]
+
+
+@pytest.mark.slow
+def test_accelerate_launch_with_the_cpu_config_runs_two_processes(synthetic_root, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("launch/cpu.yaml starts CPU processes only on a machine without GPUs")
+    accelerate = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(REPO / "launch" / "cpu.yaml"),
+    ]
+    accelerate += ["--main_process_port", str(29800 + os.getpid() % 100)]
+    args = sweep_args(synthetic_root, tmp_path, "models=[simple_cnn]", "seeds=[0,1]", "train.epochs=1")
+    result = subprocess.run(
+        [*accelerate, str(REPO / "bench" / "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = ok_records(tmp_path)
+    assert len(records) == 2
+    assert {r["env"]["process_index"] for r in records} == {0, 1}
+    assert {r["env"]["num_processes"] for r in records} == {2}
