@@ -208,25 +208,16 @@ def summarise(timings: Sequence[Timing], device_type: str) -> dict[str, Any]:
     ours = next((t for t in timings if t.pipeline == BCBENCH and t.what == DATA_PATH), None)
     summary["bcbench_data_path_images_per_second"] = ours.images_per_second if ours else None
     targets = TARGETS.get(device_type, {})
-    checks: dict[str, Any] = {}
-    data_target = targets.get("data_path_speedup")
-    if data_target is not None and "0" in summary["data_path_speedup"]:
-        checks["data_path_speedup"] = {
-            "target": data_target, "measured": summary["data_path_speedup"]["0"],
-            "met": summary["data_path_speedup"]["0"] >= data_target,
-        }  # fmt: skip
-    rate_target = targets.get("data_path_images_per_second")
-    if rate_target is not None and ours is not None:
-        checks["data_path_images_per_second"] = {
-            "target": rate_target, "measured": ours.images_per_second,
-            "met": ours.images_per_second >= rate_target,
-        }  # fmt: skip
-    epoch_target = targets.get("epoch_speedup")
-    if epoch_target is not None and "0" in summary["epoch_speedup"]:
-        checks["epoch_speedup"] = {
-            "target": epoch_target, "measured": summary["epoch_speedup"]["0"],
-            "met": summary["epoch_speedup"]["0"] >= epoch_target,
-        }  # fmt: skip
+    measured = {
+        "data_path_speedup": summary["data_path_speedup"].get("0"),
+        "data_path_images_per_second": ours.images_per_second if ours else None,
+        "epoch_speedup": summary["epoch_speedup"].get("0"),
+    }
+    checks = {
+        name: {"target": targets[name], "measured": value, "met": value >= targets[name]}
+        for name, value in measured.items()
+        if targets.get(name) is not None and value is not None
+    }
     summary["targets"] = checks
     return summary
 
