@@ -50,6 +50,9 @@ class DataConfig:
     resize_shorter: int = 256  # shorter_crop: resize shorter side to this, then centre-crop
     normalize: Literal["imagenet", "none"] = "imagenet"
     cache_dir: str | None = None  # on-disk cache of decoded tensors; None = memory only
+    # memory: decode every image once and keep the uint8 split resident (on the GPU when there is one);
+    # stream: decode each batch from its files when it is needed, for data that does not fit in memory
+    storage: Literal["memory", "stream"] = "memory"
     split_seed: int = 0
     test_fraction: float = 0.15
     val_fraction: float = 0.15  # fraction of what remains after the test split

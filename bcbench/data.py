@@ -149,6 +149,60 @@ def _normalised_extensions(extensions: Sequence[str]) -> frozenset[str]:
 # ------------------------------------------------------------------------------ scanning and duplicates
 
 
+class StreamedImages:
+    """Images decoded from their files whenever a batch is gathered (``data.storage: stream``).
+
+    Stands in for the resident uint8 tensor wherever the training loop reads images:
+    ``index_select(0, index)`` and ``[index]`` decode the requested files (in threads: PIL releases the
+    GIL) and return a uint8 [n, 3, H, W] tensor on ``device``. Memory use is one batch, not the data set.
+    The scan before the split catches unreadable files; a file damaged past its header fails here with
+    the usual one-line error, whatever ``on_bad_image`` says, because a split cannot change mid-training.
+    """
+
+    def __init__(self, files: Sequence[Path], data_config: DataConfig, device: torch.device | str = "cpu"):
+        self.files = list(files)
+        self.data_config = data_config
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        size = self.data_config.image_size
+        return (len(self.files), 3, size, size)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> StreamedImages:
+        return StreamedImages(self.files, self.data_config, device)
+
+    def subset(self, index: torch.Tensor) -> StreamedImages:
+        """The images at ``index``, still undecoded."""
+        return StreamedImages([self.files[i] for i in index.tolist()], self.data_config, self.device)
+
+    def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
+        if dim != 0:
+            raise ValueError("StreamedImages can only be indexed along the first dimension")
+        paths = [self.files[i] for i in index.tolist()]
+        with (
+            pillow_bomb_check_suspended(),
+            ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
+        ):
+            decoded = list(pool.map(self._decode, paths))
+        if not decoded:
+            return torch.empty(self.shape[1:], dtype=torch.uint8, device=self.device).unsqueeze(0)[:0]
+        return torch.stack(decoded).to(self.device, non_blocking=True)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        return self.index_select(0, index)
+
+    def _decode(self, path: Path) -> torch.Tensor:
+        config = self.data_config
+        try:
+            return preprocess(load_rgb(path), config.preprocess, config.image_size, config.resize_shorter)
+        except UnreadableImage as error:
+            raise bad_image_error(path, error.reason) from None
+
+
 @dataclass(frozen=True)
 class ScannedFile:
     """One discovered file after ``scan_files``: its content hash, or why it cannot be used."""
@@ -389,7 +443,7 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 class DecodedImages:
     """Every usable image of a data set, decoded and preprocessed once, in discovery order."""
 
-    images: torch.Tensor  # uint8 [N, 3, H, W]
+    images: torch.Tensor | StreamedImages  # uint8 [N, 3, H, W], or decoded per batch (storage: stream)
     labels: torch.Tensor  # int64 [N]
     relpaths: list[str]
     classes: list[str]
@@ -1115,7 +1169,11 @@ class DataBundle:
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(uint8 images [n, 3, H, W], int64 labels [n]) of one split, in index order."""
         index = torch.from_numpy(self.indices(split))
-        return self.images.images.index_select(0, index), self.images.labels.index_select(0, index)
+        images = self.images.images
+        selected = (
+            images.subset(index) if isinstance(images, StreamedImages) else images.index_select(0, index)
+        )
+        return selected, self.images.labels.index_select(0, index)
 
     def relpaths(self, split: str) -> list[str]:
         return [self.images.relpaths[int(i)] for i in self.indices(split)]
@@ -1154,9 +1212,11 @@ def _build_data(data_config: DataConfig, progress: Progress | None) -> DataBundl
         if data_config.on_bad_image == "error":
             raise
         # the split may fail because of files that decoding will skip: try again after decoding
-    decoded = decode_images(
-        root, [file.record for file in kept], classes, data_config, progress, [str(f.sha256) for f in kept]
-    )
+    hashes = [str(f.sha256) for f in kept]
+    if data_config.storage == "stream":
+        decoded = _streamed(root, [file.record for file in kept], classes, data_config, hashes)
+    else:
+        decoded = decode_images(root, [file.record for file in kept], classes, data_config, progress, hashes)
     if decoded.skipped:
         _warn_skipped(decoded.skipped, "decoding")
         skipped = skipped + decoded.skipped
@@ -1176,6 +1236,23 @@ def _build_data(data_config: DataConfig, progress: Progress | None) -> DataBundl
         split_hash=split_sha256(relpaths, splits),
         audit=audit,
         skipped=[dict(entry) for entry in skipped],
+    )
+
+
+def _streamed(
+    root: Path,
+    records: Sequence[ImageRecord],
+    classes: Sequence[str],
+    data_config: DataConfig,
+    hashes: list[str],
+) -> DecodedImages:
+    """The data set without decoding anything: batches are decoded when the training loop gathers them."""
+    return DecodedImages(
+        images=StreamedImages([root / record.relpath for record in records], data_config),
+        labels=torch.tensor([record.label for record in records], dtype=torch.int64),
+        relpaths=[record.relpath for record in records],
+        classes=list(classes),
+        sha256=hashes,
     )
 
 

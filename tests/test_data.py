@@ -602,3 +602,22 @@ def test_relative_manifest_resolves_against_the_data_root(make_image_folder: Cal
     (root / "split.csv").write_text("path,split\n" + "\n".join(rows) + "\n")
     bundle = build_data(DataConfig(root=str(root), image_size=8, manifest="split.csv"))
     assert bundle.counts() == {"train": 2, "val": 2, "test": 2}
+
+
+def test_streamed_images_decode_on_demand_to_the_resident_pixels(
+    make_image_folder: Callable[..., Path], counted_loads: list[Path]
+) -> None:
+    root = make_image_folder({"a": 4, "b": 4}, size=(30, 20))
+    resident = build_data(DataConfig(root=str(root), image_size=16, test_fraction=0.25, val_fraction=0.34))
+    decoded_up_front = len(counted_loads)
+    streamed = build_data(
+        DataConfig(root=str(root), image_size=16, test_fraction=0.25, val_fraction=0.34, storage="stream")
+    )
+    assert len(counted_loads) == decoded_up_front  # nothing decoded while building
+    lazy, labels = streamed.tensors("train")
+    images, same_labels = resident.tensors("train")
+    assert torch.equal(labels, same_labels) and lazy.shape == images.shape and len(lazy) == len(images)
+    index = torch.tensor([2, 0])
+    assert torch.equal(lazy.index_select(0, index), images.index_select(0, index))
+    assert torch.equal(lazy.to("cpu")[index], images[index])
+    assert len(counted_loads) == decoded_up_front + 4  # exactly the requested images, each time

@@ -196,3 +196,17 @@ def test_train_compile_wraps_the_model_and_keeps_plain_weights(synthetic_root, t
     assert compiled == ["SimpleCNN"]
     (record,) = load_records(tmp_path / "tiny" / "runs.jsonl").records
     assert record["status"] == "ok" and record["config"]["train"]["compile"] is True
+
+
+@pytest.mark.slow
+def test_streamed_data_trains_to_the_same_numbers_as_resident_data(synthetic_root, tmp_path):
+    overrides = ("models=[simple_cnn]", "seeds=[0]", "train.epochs=2", "efficiency.enabled=false")
+    for storage in ("memory", "stream"):
+        config = tiny_config(synthetic_root, tmp_path / storage, *overrides, f"data.storage={storage}")
+        assert run_sweep(config, console=quiet_console()) == 0
+    memory, stream = (
+        load_records(tmp_path / s / "tiny" / "runs.jsonl").records[0] for s in ("memory", "stream")
+    )
+    assert stream["config"]["data"]["storage"] == "stream"
+    assert stream["test"] == memory["test"]
+    assert [h["train_loss"] for h in stream["history"]] == [h["train_loss"] for h in memory["history"]]
