@@ -73,6 +73,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9  # sgd only
+    fused_optimizer: bool = True  # adam/adamw: torch's fused kernel where it has one (CUDA; CPU since 2.4)
     scheduler: Literal["step", "cosine", "none"] = "step"
     step_size: int = 7
     gamma: float = 0.1

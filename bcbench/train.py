@@ -111,6 +111,8 @@ def make_optimizer(model: nn.Module, train: TrainConfig, device: torch.device) -
     if train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
     adam = torch.optim.Adam if train.optimizer == "adam" else torch.optim.AdamW
+    if not train.fused_optimizer:
+        return adam(params, lr=train.lr, weight_decay=train.weight_decay)
     try:
         return adam(params, lr=train.lr, weight_decay=train.weight_decay, fused=True)
     except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or torch version

@@ -89,3 +89,15 @@ def test_make_run_id_names_model_and_seed():
     config = _config()
     spec = run_spec(config, "simple_cnn", 2)
     assert make_run_id(spec, config).startswith("simple_cnn-s2-")
+
+
+def test_fused_optimizer_is_a_switch():
+    import torch
+
+    from bcbench.train import make_optimizer
+
+    model = torch.nn.Linear(4, 2)
+    fused = make_optimizer(model, _config().train, torch.device("cpu"))
+    plain = make_optimizer(model, _config("train.fused_optimizer=false").train, torch.device("cpu"))
+    assert plain.defaults["fused"] in (None, False)
+    assert fused.defaults["fused"] is True  # torch >= 2.4 has a CPU kernel
