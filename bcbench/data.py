@@ -13,6 +13,7 @@ touches PIL.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -183,24 +184,36 @@ class StreamedImages:
         if dim != 0:
             raise ValueError("StreamedImages can only be indexed along the first dimension")
         paths = [self.files[i] for i in index.tolist()]
-        with (
-            pillow_bomb_check_suspended(),
-            ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
-        ):
-            decoded = list(pool.map(self._decode, paths))
+        with pillow_bomb_check_suspended():
+            decoded = list(_streaming_pool().map(self._decode, paths))
         if not decoded:
-            return torch.empty(self.shape[1:], dtype=torch.uint8, device=self.device).unsqueeze(0)[:0]
+            return torch.empty((0, *self.shape[1:]), dtype=torch.uint8, device=self.device)
         return torch.stack(decoded).to(self.device, non_blocking=True)
 
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
         return self.index_select(0, index)
 
     def _decode(self, path: Path) -> torch.Tensor:
-        config = self.data_config
         try:
-            return preprocess(load_rgb(path), config.preprocess, config.image_size, config.resize_shorter)
+            return decode_file(path, self.data_config)
         except UnreadableImage as error:
             raise bad_image_error(path, error.reason) from None
+
+
+# PIL releases the GIL while decoding and resampling, so threads overlap well
+DECODE_THREADS = min(8, os.cpu_count() or 1)
+
+
+@functools.cache
+def _streaming_pool() -> ThreadPoolExecutor:
+    """One pool for every streamed batch (not a new one per batch in the training loop)."""
+    return ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="bcbench-decode")
+
+
+def decode_file(path: Path, data_config: DataConfig) -> torch.Tensor:
+    """One image file as the preprocessed uint8 [3, H, W] tensor; UnreadableImage when it cannot be."""
+    config = data_config
+    return preprocess(load_rgb(path), config.preprocess, config.image_size, config.resize_shorter)
 
 
 @dataclass(frozen=True)
@@ -216,7 +229,7 @@ def scan_files(records: Sequence[ImageRecord], max_pixels: int | None) -> list[S
     """Read every file once: sha256 of its bytes and a look at its image header (format and size; no
     pixel is decoded). Catches broken links, empty files, files that are not images and images over
     ``max_pixels``; damage further into a file only shows when it is decoded."""
-    pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=DECODE_THREADS)
     try:
         with pillow_bomb_check_suspended():
             return list(pool.map(lambda record: _scan_file(record, max_pixels), records))
@@ -545,14 +558,13 @@ def _decode_all(
 
     def decode(path: Path) -> torch.Tensor | UnreadableImage:
         try:
-            return preprocess(load_rgb(path), data_config.preprocess, size, data_config.resize_shorter)
+            return decode_file(path, data_config)
         except UnreadableImage as error:
             if data_config.on_bad_image == "error":
                 raise bad_image_error(path, error.reason) from None
             return error
 
-    # PIL releases the GIL while decoding and resampling, so threads overlap well
-    pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=DECODE_THREADS)
     try:
         for index, result in enumerate(pool.map(decode, files)):
             if isinstance(result, UnreadableImage):

@@ -103,7 +103,8 @@ def count_flops(model: nn.Module, image_size: int, channels: int = 3) -> dict[st
 # ----------------------------------------------------------------------------------------------
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read after it means something."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -152,7 +153,7 @@ def _time_steps(
     in real batch inference, and the total is read after a final synchronisation.
     """
     clock = _PhaseClock(device)
-    _synchronize(device)
+    synchronize(device)
     started = time.perf_counter()
     for _ in range(iterations):
         clock.new_step()
@@ -160,8 +161,8 @@ def _time_steps(
         step()
         clock.mark()
         if sync_each:
-            _synchronize(device)
-    _synchronize(device)
+            synchronize(device)
+    synchronize(device)
     total_seconds = time.perf_counter() - started
     return clock.phase_ms()[:, 0], total_seconds
 
@@ -303,7 +304,7 @@ def _warm_up(step: Callable[[], Any], warmup: int, device: torch.device, precisi
             _first_call(step, device, precision)
         else:
             step()
-    _synchronize(device)
+    synchronize(device)
 
 
 def _first_call(step: Callable[[], Any], device: torch.device, precision: Precision) -> None:
@@ -488,12 +489,12 @@ def measure_train_throughput(
 
         _warm_up(step, warmup, device, precision)
         clock = _PhaseClock(device)
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         for _ in range(iterations):
             clock.new_step()
             step(clock)
-        _synchronize(device)
+        synchronize(device)
         total_seconds = time.perf_counter() - started
         phases = clock.phase_ms()
         split = np.median(phases, axis=0)
@@ -645,7 +646,7 @@ def _energy_of(
     min_seconds: float,
 ) -> dict[str, Any]:
     """Joules per image over repeated ``step`` calls lasting at least ``min_seconds``."""
-    _synchronize(device)
+    synchronize(device)
     start_mj = read_millijoules()
     started = time.perf_counter()
     calls = 0
@@ -653,7 +654,7 @@ def _energy_of(
         for _ in range(10):
             step()
         calls += 10
-        _synchronize(device)
+        synchronize(device)
     seconds = time.perf_counter() - started
     joules = (read_millijoules() - start_mj) / 1000.0
     images = calls * batch_size
@@ -700,9 +701,9 @@ def end_to_end_throughput(
                 images_timed += images.shape[0]
                 batches_timed += 1
             elif index == warmup_batches - 1:
-                _synchronize(device)
+                synchronize(device)
                 started = time.perf_counter()
-        _synchronize(device)
+        synchronize(device)
     if started is None or batches_timed == 0:
         raise BcbenchError(f"end_to_end_throughput needs more than warmup_batches={warmup_batches} batches")
     seconds = time.perf_counter() - started

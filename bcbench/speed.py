@@ -60,6 +60,7 @@ from bcbench.data import (
     discover_images,
     resolve_root,
 )
+from bcbench.efficiency import synchronize
 from bcbench.errors import BcbenchError
 
 # the study's recipe (configs/study.yaml): Resize(256) + CenterCrop(224), augmentation block, batch 8, Adam
@@ -388,13 +389,6 @@ def bcbench_batches(
 # ----------------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------------
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def drain(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], limit: int | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -175,6 +176,7 @@ def _device_name(device: torch.device) -> str:
     return f"{device.type}:{platform.processor() or platform.machine()}"
 
 
+@functools.cache
 def _git_sha() -> str | None:
     try:
         result = subprocess.run(

@@ -18,6 +18,7 @@ from torch import nn
 
 from bcbench.config import Config, TrainConfig
 from bcbench.data import BatchAugmenter, DataBundle, Normalizer
+from bcbench.efficiency import AUTOCAST_DTYPES, synchronize
 from bcbench.errors import BcbenchError
 from bcbench.metrics import classification_metrics
 from bcbench.models import build_model
@@ -74,7 +75,7 @@ class RunOutcome:
 
 EpochCallback = Callable[[dict[str, Any]], None]
 
-_DTYPES = {"no": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+_DTYPES = {"no": None, **AUTOCAST_DTYPES}
 
 
 class MixedPrecision:
@@ -262,7 +263,7 @@ def train_run(
             )
         if scheduler is not None:
             scheduler.step()
-        _synchronize(device)
+        synchronize(device)
         train_seconds += time.perf_counter() - start
         images_trained += seen
         val_probs, val_loss = steps.evaluate(val_x, val_y)
@@ -382,8 +383,3 @@ class EpochSteps:
 
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
