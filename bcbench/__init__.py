@@ -1,3 +1,61 @@
-"""bcbench: honest, seed-swept benchmarks of image classifiers (accuracy against cost)."""
+"""bcbench: honest, seed-swept benchmarks of image classifiers (accuracy against cost).
 
-__version__ = "0.1.0"
+The public API, imported on first use (``import bcbench`` alone stays cheap)::
+
+    import bcbench
+
+    config = bcbench.load_config("configs/default.yaml", ["seeds=[0,1]"])
+    data = bcbench.build_data(config.data)                 # decoded once, split, audited
+    model = bcbench.build_model("resnet18", len(data.classes), image_size=config.data.image_size)
+    cost = bcbench.measure_cost(model, image_size=64, device="cpu")  # params, FLOPs, latency, ...
+    exit_code = bcbench.run_sweep(config)                  # trains, records, writes the report
+    bcbench.write_report("results/default")                # rebuild every table and figure
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+_PUBLIC = {
+    "load_config": "bcbench.config",
+    "build_data": "bcbench.data",
+    "build_model": "bcbench.models",
+    "measure_cost": "bcbench.cost",
+    "run_sweep": "bcbench.sweep",
+    "write_report": "bcbench.report",
+    "load_sweep": "bcbench.report",
+    "RunRecord": "bcbench.record",
+}
+__all__ = [
+    "RunRecord",
+    "__version__",
+    "build_data",
+    "build_model",
+    "load_config",
+    "load_sweep",
+    "measure_cost",
+    "run_sweep",
+    "write_report",
+]
+
+if TYPE_CHECKING:
+    from bcbench.config import load_config
+    from bcbench.cost import measure_cost
+    from bcbench.data import build_data
+    from bcbench.models import build_model
+    from bcbench.record import RunRecord
+    from bcbench.report import load_sweep, write_report
+    from bcbench.sweep import run_sweep
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'bcbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bcbench.synthetic import ensure_synthetic_dataset
+from bcbench.data.synthetic import ensure_synthetic_dataset
 
 SYNTHETIC_TEST_SIZE = 48  # small images keep generation and decoding quick
 
@@ -64,15 +64,15 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def counted_loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path passed to ``bcbench.data.load_rgb`` (that is, every decode)."""
-    import bcbench.data
+    """Every path passed to ``bcbench.data.decode.load_rgb`` (that is, every decode)."""
+    import bcbench.data.decode
 
     calls: list[Path] = []
-    original = bcbench.data.load_rgb
+    original = bcbench.data.decode.load_rgb
 
     def counting(path: str | Path) -> Image.Image:
         calls.append(Path(path))
         return original(path)
 
-    monkeypatch.setattr(bcbench.data, "load_rgb", counting)
+    monkeypatch.setattr(bcbench.data.decode, "load_rgb", counting)
     return calls

@@ -20,7 +20,7 @@ from bcbench.config import AugmentConfig, DataConfig, TrainConfig
 from bcbench.data import BatchAugmenter, Normalizer, build_data
 from bcbench.metrics import bootstrap_metric_ci, classification_metrics
 from bcbench.models import build_model
-from bcbench.train import MixedPrecision, make_criterion, make_optimizer
+from bcbench.train.recipe import MixedPrecision, make_criterion, make_optimizer
 
 CLASSES = ["benign", "malignant", "normal"]
 STUDY_AUGMENT = AugmentConfig(mode="study", block_p=0.5, rotation_degrees=10.0, brightness=0.2, contrast=0.2)

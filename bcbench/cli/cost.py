@@ -1,0 +1,67 @@
+"""What models cost: params, FLOPs, size, throughput, latency percentiles, memory, per model.
+
+    bcbench efficiency --models resnet101 mobilenet_v3_large simple_cnn --batch-sizes 1 8 64
+
+Prints a Rich table and writes efficiency.csv / efficiency.json to --out. Under `accelerate launch`
+only the main process measures (on its device); the others exit at once. A model that fails is
+reported with the reason and the rest are still measured; the exit code is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+from bcbench.cli.common import make_console
+from bcbench.cost import table
+from bcbench.device import PRECISIONS
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bcbench efficiency", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", required=True, help="bcbench / torchvision model names")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32], help="inference batch sizes")
+    parser.add_argument("--precision", choices=PRECISIONS, default="no", help="autocast precision")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--num-classes", type=int, default=3)
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument(
+        "--compile", action="store_true", help="time torch.compile'd models (compiled in warm-up)"
+    )
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--train-batch-size", type=int, help="also measure training throughput at this batch")
+    parser.add_argument("--no-energy", action="store_true", help="skip the NVML energy loop on CUDA")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: this process's accelerate device)")
+    parser.add_argument("--out", default="results/efficiency", help="folder for efficiency.csv/.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from accelerate import PartialState
+
+    from bcbench.models import build_model
+
+    state = PartialState()
+    if not state.is_main_process:
+        return 0
+    console = make_console()
+    settings = dict(vars(args), device=args.device or str(state.device), energy=not args.no_energy)
+    for key in ("models", "no_energy", "out"):
+        settings.pop(key)
+    started = time.perf_counter()
+
+    def report(row: dict) -> None:
+        outcome = "ok" if row["status"] == "ok" else f"failed: {row['error']}"
+        console.print(f"{row['model']}: {outcome} ({time.perf_counter() - started:.0f} s)", markup=False)
+
+    def build(name: str):
+        return build_model(name, num_classes=args.num_classes, image_size=args.image_size)
+
+    rows = table.measure_named_models(args.models, build, on_done=report, **settings)
+    console.print(table.format_cost_table(rows, args.batch_sizes))
+    csv_path, json_path = table.write_cost_results(rows, args.out, args.batch_sizes, settings)
+    console.print(f"wrote {csv_path} and {json_path}")
+    return 1 if any(row["status"] != "ok" for row in rows) else 0

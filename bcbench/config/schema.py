@@ -1,0 +1,183 @@
+"""The experiment's schema: frozen dataclasses with their defaults, each checking its own values.
+
+``check(where)`` rejects impossible values with a message naming the dotted key; ``config.load``
+calls it on every block it builds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bcbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batch augmentation of training images (uint8 tensors, whole batches at once)."""
+
+    # none: no augmentation; batch: each op applied per sample with its own probability,
+    # only to samples whose class is in ``classes`` (all when empty); study: the reference
+    # study's RandomApply(p) block (flip, rotation, jitter together) on every training image.
+    mode: Literal["none", "batch", "study"] = "batch"
+    hflip_p: float = 0.5
+    rotation_degrees: float = 10.0
+    rotation_p: float = 0.5
+    brightness: float = 0.2
+    contrast: float = 0.2
+    jitter_p: float = 0.5
+    block_p: float = 0.5  # study mode: probability of applying the whole block
+    classes: tuple[str, ...] = ()  # batch mode: class names to augment; empty = every class
+
+    def check(self, where: str) -> None:
+        for key in ("hflip_p", "rotation_p", "jitter_p", "block_p"):
+            _probability(getattr(self, key), join_key(where, key))
+        if self.rotation_degrees < 0 or self.brightness < 0 or self.contrast < 0:
+            raise ConfigError(f"augmentation strengths under {where!r} must not be negative")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images come from, how they are decoded and how they are split."""
+
+    root: str | None = None  # ImageFolder-style root; None = the embedded synthetic data set
+    synthetic_dir: str | None = None  # where the embedded data set is written (default: cache)
+    mask_patterns: tuple[str, ...] = ("_mask",)
+    extensions: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+    preprocess: Literal["square", "shorter_crop"] = "square"
+    image_size: int = 64  # final side length fed to the model
+    resize_shorter: int = 256  # shorter_crop: resize shorter side to this, then centre-crop
+    normalize: Literal["imagenet", "none"] = "imagenet"
+    cache_dir: str | None = None  # on-disk cache of decoded tensors; None = memory only
+    # memory: decode every image once and keep the uint8 split resident (on the GPU when there is one);
+    # stream: decode each batch from its files when it is needed, for data that does not fit in memory
+    storage: Literal["memory", "stream"] = "memory"
+    split_seed: int = 0
+    test_fraction: float = 0.15
+    val_fraction: float = 0.15  # fraction of what remains after the test split
+    manifest: str | None = None  # CSV with columns path,split (train|val|test)
+    on_bad_image: Literal["error", "skip"] = "error"  # skip: list unreadable files in the record
+    dedupe: bool = False  # drop byte-identical images (keep the first) before splitting
+    max_image_pixels: int = 178_956_970  # decompression-bomb guard (Pillow's default limit)
+
+    def check(self, where: str) -> None:
+        _positive(self.image_size, join_key(where, "image_size"))
+        _positive(self.resize_shorter, join_key(where, "resize_shorter"))
+        for key in ("test_fraction", "val_fraction"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"config key {join_key(where, key)!r} must be in [0, 1), got {value!r}")
+        if self.preprocess == "shorter_crop" and self.image_size > self.resize_shorter:
+            raise ConfigError(
+                f"config key {join_key(where, 'image_size')!r} ({self.image_size}) must not exceed "
+                f"{join_key(where, 'resize_shorter')!r} ({self.resize_shorter}) with preprocess shorter_crop"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run's recipe (the study's defaults)."""
+
+    epochs: int = 20
+    batch_size: int = 8
+    eval_batch_size: int = 64
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    fused_optimizer: bool = True  # adam/adamw: torch's fused kernel where it has one (CUDA; CPU since 2.4)
+    scheduler: Literal["step", "cosine", "none"] = "step"
+    step_size: int = 7
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    class_weights: Literal["none", "balanced"] = "none"
+    early_stopping_patience: int = 2  # epochs without val-loss improvement; 0 disables
+    min_epochs: int = 5
+    # None: what `accelerate launch --mixed_precision` / `accelerate config` chose, else "no"
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
+    deterministic: bool = False
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the model (first epoch includes compilation)
+    save_checkpoint: bool = False  # keep the best weights as <sweep>/checkpoints/<run_id>.pt
+
+    def check(self, where: str) -> None:
+        for key in ("epochs", "batch_size", "eval_batch_size", "lr", "step_size"):
+            _positive(getattr(self, key), join_key(where, key))
+        if self.weight_decay < 0 or self.early_stopping_patience < 0 or self.min_epochs < 0:
+            raise ConfigError(f"config keys under {where!r} must not be negative")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"config key {join_key(where, 'label_smoothing')!r} must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Per-model settings that override ``train`` (e.g. the study's per-model learning rate)."""
+
+    weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT) or a path
+    lr: float | None = None
+    batch_size: int | None = None
+
+    def check(self, where: str) -> None:
+        _positive(self.lr, join_key(where, "lr"))
+        _positive(self.batch_size, join_key(where, "batch_size"))
+
+
+@dataclass(frozen=True)
+class EfficiencyConfig:
+    """Cost measurements attached to every run record."""
+
+    enabled: bool = True
+    batch_sizes: tuple[int, ...] = (1, 32)
+    warmup: int = 3
+    iterations: int = 20
+    flops: bool = True
+
+    def check(self, where: str) -> None:
+        for size in self.batch_sizes:
+            _positive(size, join_key(where, "batch_sizes"))
+        _positive(self.iterations, join_key(where, "iterations"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole experiment: models x seeds on one data set."""
+
+    name: str = "default"
+    output_dir: str = "results"
+    # grid: each process runs its own share of the runs; ddp: all processes train each run
+    # together; auto: grid unless there are fewer runs than processes
+    strategy: Literal["auto", "grid", "ddp"] = "auto"
+    tracking: Literal["none", "tensorboard"] = "none"  # Accelerate experiment trackers
+    models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "resnet18")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    model_options: dict[str, ModelOptions] = field(default_factory=dict)
+    # extra swept axes: dotted config key -> values, e.g. {"train.lr": [1e-3, 1e-4]}
+    axes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
+
+    def options_for(self, model: str) -> ModelOptions:
+        return self.model_options.get(model, ModelOptions())
+
+    def check(self, where: str) -> None:
+        if not self.models:
+            raise ConfigError("config key 'models' must name at least one model")
+        if not self.seeds:
+            raise ConfigError("config key 'seeds' must list at least one seed")
+
+
+def _positive(value: float | int | None, where: str) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"config key {where!r} must be positive, got {value!r}")
+
+
+def _probability(value: float, where: str) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"config key {where!r} must be a probability in [0, 1], got {value!r}")
+
+
+def join_key(where: str, key: str) -> str:
+    """``where.key``, or ``key`` at the top level."""
+    return f"{where}.{key}" if where else key

@@ -1,0 +1,95 @@
+"""Choosing and grouping records for reports: group labels, class names, the minority class, flat rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bcbench.record.schema import RunRecord, as_record
+from bcbench.record.store import ok_records
+
+FLAT_BLOCKS = ("data", "test", "efficiency", "env", "axes")
+FLAT_TOP = ("sweep", "run_id", "model", "seed", "status", "error", "best_epoch", "epochs_run")
+
+
+def group_label(record: RunRecord | Mapping[str, Any]) -> str:
+    """The model name, plus ``key=value`` for each swept axis (last part of the dotted key)."""
+    record = as_record(record)
+    parts = [str(record.model)]
+    parts += [f"{str(key).rsplit('.', 1)[-1]}={value}" for key, value in (record.axes or {}).items()]
+    return " ".join(parts)
+
+
+def group_records(records: Iterable[RunRecord | Mapping[str, Any]]) -> dict[str, list[RunRecord]]:
+    """Successful records (newest per run) by group label, groups in first-seen order."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in ok_records(records):
+        groups.setdefault(group_label(record), []).append(record)
+    return groups
+
+
+def class_names(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[str]:
+    """Class names in the order of the records' classes (union, first seen first)."""
+    names: list[str] = []
+    for record in records:
+        names += [name for name in as_record(record).classes if name not in names]
+    return names
+
+
+def minority_class(records: Sequence[RunRecord | Mapping[str, Any]]) -> str | None:
+    """The class with the smallest total support: the data block's class counts over all splits when
+    stored, else the test-set support summed over runs."""
+    typed = [as_record(record) for record in records]
+    names = class_names(typed)
+    if not names:
+        return None
+    totals = _counted_classes(typed, names)
+    if totals is None:
+        totals = dict.fromkeys(names, 0.0)
+        for record in typed:
+            for name, scores in (record.test.per_class if record.test else {}).items():
+                totals[name] = totals.get(name, 0.0) + (scores.support or 0)
+    return min(names, key=lambda name: totals[name])
+
+
+def _counted_classes(records: Sequence[RunRecord], names: list[str]) -> dict[str, float] | None:
+    totals = dict.fromkeys(names, 0.0)
+    counted = False
+    for record in records:
+        data = record.data
+        if data is None or not data.classes or not data.class_counts:
+            continue
+        counted = True
+        for split_counts in data.class_counts.values():
+            for name, count in zip(data.classes, split_counts or [], strict=False):
+                totals[name] += count or 0
+    return totals if counted else None
+
+
+def flatten_record(record: RunRecord | Mapping[str, Any]) -> dict[str, Any]:
+    """One flat row per record for runs.csv / pandas: nested keys joined with dots."""
+    payload = as_record(record).to_json()
+    row: dict[str, Any] = {key: payload.get(key) for key in FLAT_TOP}
+    for block in FLAT_BLOCKS:
+        _flatten_into(row, block, payload.get(block) or {})
+    return row
+
+
+def _flatten_into(row: dict[str, Any], prefix: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _flatten_into(row, f"{prefix}.{key}", child)
+    elif isinstance(value, list) and value and isinstance(value[0], list):
+        row[prefix] = json.dumps(value)  # matrices stay one cell
+    elif isinstance(value, list):
+        row[prefix] = ",".join(str(v) for v in value)
+    else:
+        row[prefix] = value
+
+
+def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> Any:
+    """A pandas DataFrame of flattened records (pandas imported lazily)."""
+    import pandas as pd
+
+    return pd.DataFrame([flatten_record(record) for record in records])

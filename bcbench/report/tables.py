@@ -1,0 +1,167 @@
+"""The summary and pairwise tables, as ``TableModel``s that render to Rich or markdown.
+
+Columns come from the metrics table (``bcbench.record.METRICS``): every ``headline`` metric that any
+model has measured, cost first, then scores (mean ± std [interval] over seeds), the recall of the
+minority class, and the epochs run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from bcbench.record import METRICS, Metric, RunRecord, group_records, minority_class, ok_records
+from bcbench.record.schema import recall_metric
+from bcbench.report.format import TableModel, best_flags, fmt, fmt_p, fmt_sig, fmt_stat, missing
+from bcbench.report.frames import CONFIDENCE, Records, seed_scores, summary_frame
+from bcbench.stats import pairwise_comparisons
+
+SummaryLookup = Callable[[str, str], dict[str, Any]]
+
+
+def split_description(records: Sequence[RunRecord]) -> str:
+    """How the data were split: manifest file or split seed, sizes, split hash (8 chars)."""
+    descriptions: list[str] = []
+    for record in records:
+        data_config = (record.config or {}).get("data") or {}
+        manifest = data_config.get("manifest")
+        how = (
+            f"{Path(str(manifest)).name}"
+            if manifest
+            else f"stratified split, split_seed={data_config.get('split_seed')}"
+        )
+        data = record.data
+        counts = (data.n_train, data.n_val, data.n_test) if data else (None, None, None)
+        sizes = "n_train/n_val/n_test = {}/{}/{}".format(*counts)
+        digest = str((data.split_sha256 if data else None) or "")[:8] or "unknown"
+        text = f"{how}, {sizes}, split {digest}"
+        if text not in descriptions:
+            descriptions.append(text)
+    if not descriptions:
+        return "split unknown"
+    return descriptions[0] if len(descriptions) == 1 else "several splits: " + "; ".join(descriptions)
+
+
+def seeds_description(groups: dict[str, list[RunRecord]]) -> str:
+    counts = sorted({len(runs) for runs in groups.values()})
+    if not counts:
+        return "no seeds"
+    if len(counts) == 1:
+        return f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per model"
+    return f"{counts[0]}-{counts[-1]} seeds per model"
+
+
+def summary_columns(ok: Sequence[RunRecord], measured: Callable[[str], bool]) -> list[Metric]:
+    """The headline metrics shown, in order: measured costs, scores, minority recall, info."""
+    costs = [m for m in METRICS if m.headline and m.kind == "cost" and measured(m.name)]
+    scores = [m for m in METRICS if m.headline and m.kind == "score"]
+    minority = minority_class(ok)
+    if minority is not None:
+        scores.append(recall_metric(minority))
+    info = [m for m in METRICS if m.headline and m.kind == "info"]
+    return [*costs, *scores, *info]
+
+
+def _cell(metric: Metric, summary: dict[str, Any]) -> str:
+    if metric.kind == "score":
+        return fmt_stat(summary)
+    mean = summary.get("mean")
+    value = None if missing(mean) else mean / metric.scale
+    return fmt_sig(value) if metric.digits is None else fmt(value, metric.digits)
+
+
+def summary_grid(records: Records, confidence: float = CONFIDENCE) -> TableModel:
+    ok = ok_records(records)
+    groups = group_records(ok)
+    frame = summary_frame(ok, confidence)
+    stats = {(row["model"], row["metric"]): row for row in frame.to_dict("records")}
+
+    def summary(label: str, metric: str) -> dict[str, Any]:
+        return stats.get((label, metric), {})
+
+    def mean(label: str, metric: str) -> float | None:
+        value = summary(label, metric).get("mean")
+        return None if missing(value) else value
+
+    columns = summary_columns(ok, lambda name: any(mean(label, name) is not None for label in groups))
+    labels = list(groups)
+    rows = [[label, str(len(groups[label]))] for label in labels]
+    best = [[False, False] for _ in labels]
+    for metric in columns:
+        flags = best_flags([mean(label, metric.name) for label in labels], metric.better)
+        for row, flag_row, label, flag in zip(rows, best, labels, flags, strict=True):
+            row.append(_cell(metric, summary(label, metric.name)))
+            flag_row.append(flag)
+    caption = (
+        f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std over seeds "
+        f"[{confidence:.0%} t-interval of the mean]; best per column in bold green."
+    )
+    headers = ["model", "seeds", *(metric.label for metric in columns)]
+    return TableModel(f"Test metrics per model ({seeds_description(groups)})", headers, rows, best, caption)
+
+
+def summary_table(records: Records) -> Table:
+    """Rich table, one row per model (successful runs): cost and test scores over seeds."""
+    return summary_grid(records).rich()
+
+
+PAIRWISE_HEADERS = (
+    "A",
+    "B",
+    "pairs",
+    f"mean diff A-B [{CONFIDENCE:.0%} CI]",
+    "t-test p (Holm)",
+    "Wilcoxon p (Holm)",
+    "d_z",
+    "P(A>B)",
+    "note",
+)
+
+
+def _pairwise_cells(row: dict[str, Any]) -> list[str]:
+    diff = fmt(row.get("mean_diff"))
+    if not missing(row.get("mean_diff")):
+        diff = f"{row['mean_diff']:+.3f}"
+        if not missing(row.get("diff_ci_low")):
+            diff += f" [{row['diff_ci_low']:+.3f}, {row['diff_ci_high']:+.3f}]"
+
+    def p_cell(key: str) -> str:
+        return "n/a" if missing(row.get(key)) else f"{fmt_p(row[key])} ({fmt_p(row.get(f'{key}_holm'))})"
+
+    effect = "n/a" if missing(row.get("effect_size")) else f"{row['effect_size']:+.2f}"
+    prob = "n/a" if missing(row.get("prob_improvement")) else f"{row['prob_improvement']:.2f}"
+    pairs = str(row.get("n_pairs", ""))
+    note = str(row.get("note") or "")
+    return [
+        str(row["model_a"]),
+        str(row["model_b"]),
+        pairs,
+        diff,
+        p_cell("t_p"),
+        p_cell("wilcoxon_p"),
+        effect,
+        prob,
+        note,
+    ]
+
+
+def pairwise_grid(rows: Sequence[dict[str, Any]], metric: str) -> TableModel:
+    from bcbench.record import metric_named
+
+    out = [_pairwise_cells(row) for row in rows]
+    caption = (
+        "Paired over shared seeds; p-values two-sided, Holm-corrected across the pairs of this metric "
+        "in parentheses; d_z = mean diff / sd of diffs; P(A>B) over all seed pairs (ties 1/2)."
+    )
+    flags = [[False] * len(PAIRWISE_HEADERS) for _ in out]
+    title = f"Pairwise comparison: {metric_named(metric).label}"
+    return TableModel(title, list(PAIRWISE_HEADERS), out, flags, caption)
+
+
+def pairwise_table(records: Iterable[RunRecord | dict[str, Any]], metric: str = "f1_macro") -> Table:
+    """Rich table, one row per model pair: paired difference, tests, effect size, note."""
+    rows = pairwise_comparisons(seed_scores(records, metric), metric, confidence=CONFIDENCE)
+    return pairwise_grid(rows, metric).rich()

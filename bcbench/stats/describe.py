@@ -1,0 +1,136 @@
+"""Summaries of per-seed scores: mean, spread and confidence intervals of the mean.
+
+Pure functions over arrays of numbers (nothing else of bcbench). Missing values (None or NaN) are
+dropped and ``n`` counts the values used; infinite values are an error; an undefined statistic is
+None, never NaN. Intervals: Student t (``scipy.stats.t.ppf``) and a seeded percentile bootstrap of
+the mean (numpy ``default_rng(seed)``); both collapse to the value when all values are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+TOLERANCE = 1e-12
+
+
+DESCRIBE_KEYS = (
+    "n",
+    "mean",
+    "std",
+    "median",
+    "min",
+    "max",
+    "ci_t_low",
+    "ci_t_high",
+    "ci_boot_low",
+    "ci_boot_high",
+)
+
+
+def validate_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+
+
+def as_float_array(values: Iterable[float | None]) -> np.ndarray:
+    array = np.asarray([np.nan if value is None else value for value in values], dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"expected a 1-D sequence of numbers, got shape {array.shape}")
+    if np.isinf(array).any():
+        raise ValueError("values contain inf: a statistic over them would be meaningless")
+    return array
+
+
+def present_values(values: Iterable[float | None]) -> np.ndarray:
+    """The values as float64 with None/NaN dropped."""
+    array = as_float_array(values)
+    return array[~np.isnan(array)]
+
+
+def all_equal(values: np.ndarray) -> bool:
+    scale = max(1.0, float(np.max(np.abs(values))))
+    return bool(np.ptp(values) <= TOLERANCE * scale)
+
+
+def t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[float, float]:
+    if std == 0:
+        return mean, mean
+    half_width = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1)) * std / np.sqrt(n)
+    return mean - half_width, mean + half_width
+
+
+def bootstrap_mean_interval(
+    values: np.ndarray, confidence: float, n_boot: int, seed: int
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (resampling the values with replacement)."""
+    if all_equal(values):
+        return float(values[0]), float(values[0])
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_boot, values.size))].mean(axis=1)
+    alpha = 1 - confidence
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def describe(
+    values: Iterable[float | None], confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> dict[str, Any]:
+    """n, mean, std (ddof=1), median, min, max and t / bootstrap confidence intervals of the mean.
+
+    std and both intervals are None when fewer than 2 values; everything but n is None with none.
+    """
+    validate_confidence(confidence)
+    present = present_values(values)
+    n = int(present.size)
+    summary: dict[str, Any] = dict.fromkeys(DESCRIBE_KEYS)
+    summary["n"] = n
+    if n == 0:
+        return summary
+    identical = all_equal(present)
+    mean = float(present[0]) if identical else float(present.mean())
+    summary.update(
+        mean=mean, median=float(np.median(present)), min=float(present.min()), max=float(present.max())
+    )
+    if n < 2:
+        return summary
+    std = 0.0 if identical else float(present.std(ddof=1))
+    summary["std"] = std
+    summary["ci_t_low"], summary["ci_t_high"] = t_interval(mean, std, n, confidence)
+    summary["ci_boot_low"], summary["ci_boot_high"] = bootstrap_mean_interval(
+        present, confidence, n_boot, seed
+    )
+    return summary
+
+
+def summarise_runs(
+    df: pd.DataFrame,
+    metrics: Sequence[str],
+    group: str = "model",
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Tidy table, one row per (group value, metric), with the `describe` columns.
+
+    Metrics absent from `df` or entirely missing are skipped; a group whose values of a present
+    metric are all missing gets a row with n = 0. Groups keep their order of first appearance.
+    """
+    columns = [group, "metric", *DESCRIBE_KEYS]
+    usable = [m for m in metrics if m in df.columns and pd.to_numeric(df[m], errors="coerce").notna().any()]
+    rows = []
+    for group_value, group_df in df.groupby(group, sort=False):
+        for metric in usable:
+            values = pd.to_numeric(group_df[metric], errors="coerce").to_numpy(dtype=np.float64)
+            rows.append(
+                {
+                    group: group_value,
+                    "metric": metric,
+                    **describe(values, confidence, n_boot=n_boot, seed=seed),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)

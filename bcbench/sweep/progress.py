@@ -1,0 +1,108 @@
+"""Progress of a sweep: the observer hooks (the library stays silent) and their Rich rendering."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bcbench.record import RunRecord
+from bcbench.sweep.plan import PlannedRun
+
+
+class SweepObserver(Protocol):
+    """Progress hooks; the CLI renders them with Rich, the library stays silent."""
+
+    def sweep_started(self, total: int, done: int, todo: int) -> None: ...
+    def data_loading(self, done: int, total: int) -> None: ...
+    def run_started(self, planned: PlannedRun, position: int, todo: int) -> None: ...
+    def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None: ...
+    def run_finished(self, planned: PlannedRun, record: RunRecord) -> None: ...
+
+
+class SilentObserver:
+    def sweep_started(self, total: int, done: int, todo: int) -> None:
+        pass
+
+    def data_loading(self, done: int, total: int) -> None:
+        pass
+
+    def run_started(self, planned: PlannedRun, position: int, todo: int) -> None:
+        pass
+
+    def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None:
+        pass
+
+    def run_finished(self, planned: PlannedRun, record: RunRecord) -> None:
+        pass
+
+
+class RichObserver:
+    """Overall runs bar with ETA, the current run's epoch bar, and one line per finished run."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.runs_task: Any = None
+        self.epoch_task: Any = None
+        self.data_task: Any = None
+
+    def __enter__(self) -> RichObserver:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def sweep_started(self, total: int, done: int, todo: int) -> None:
+        self.console.print(f"{done} of {total} runs done, running {todo}")
+        self.runs_task = self.progress.add_task("runs", total=todo, status="")
+
+    def data_loading(self, done: int, total: int) -> None:
+        if self.data_task is None:
+            self.data_task = self.progress.add_task("decoding images", total=total, status="")
+        self.progress.update(self.data_task, completed=done, visible=done < total)
+
+    def run_started(self, planned: PlannedRun, position: int, todo: int) -> None:
+        label = f"{planned.spec.model} seed {planned.spec.seed}"
+        epochs = planned.spec.train.epochs
+        if self.epoch_task is None:
+            self.epoch_task = self.progress.add_task(label, total=epochs, status="")
+        self.progress.reset(self.epoch_task, total=epochs, description=label, status="")
+
+    def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None:
+        status = (
+            f"loss {entry['train_loss']:.3f} val_loss {entry['val_loss']:.3f} val_acc {entry['val_acc']:.3f}"
+        )
+        self.progress.update(self.epoch_task, advance=1, status=status)
+
+    def run_finished(self, planned: PlannedRun, record: RunRecord) -> None:
+        self.progress.advance(self.runs_task)
+        name = f"{planned.spec.model} seed {planned.spec.seed}"
+        if record.ok and record.test is not None:
+            test = record.test
+            seconds = (record.efficiency.train_seconds if record.efficiency else None) or 0.0
+            self.console.print(
+                f"[green]ok[/] {name}: acc {test.accuracy:.3f} macro-F1 {test.f1_macro:.3f} "
+                f"({record.epochs_run} epochs, {seconds:.1f} s)",
+                highlight=False,
+            )
+        else:
+            self.console.print(f"[red]failed[/] {name}: {record.error}", highlight=False)

@@ -1,0 +1,18 @@
+"""Training: the recipe of a run (``recipe``), how it shares the launched processes (``parallel``), and
+the loop that fits a model and returns its predictions (``loop``); no metrics are computed here."""
+
+from bcbench.train.loop import RunOutcome, Trainer, make_generators, train_run
+from bcbench.train.parallel import ProcessShare
+from bcbench.train.recipe import MixedPrecision, RunSpec, TrainingDiverged, run_spec
+
+__all__ = [
+    "MixedPrecision",
+    "ProcessShare",
+    "RunOutcome",
+    "RunSpec",
+    "Trainer",
+    "TrainingDiverged",
+    "make_generators",
+    "run_spec",
+    "train_run",
+]

@@ -1,0 +1,137 @@
+"""A run's recipe: what identifies it (``RunSpec``), and the optimiser, scheduler, loss, early stopping,
+precision and seeding it trains with."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from bcbench.config import Config, TrainConfig
+from bcbench.device import AUTOCAST_DTYPES
+from bcbench.errors import BcbenchError
+
+
+class TrainingDiverged(BcbenchError):
+    """The loss became NaN or infinite; the run is recorded as failed."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that identifies one run of a sweep."""
+
+    model: str
+    seed: int
+    weights: str | None
+    train: TrainConfig
+    axes: dict[str, Any] = field(default_factory=dict)  # swept values besides model and seed
+
+
+def run_spec(config: Config, model: str, seed: int, axes: dict[str, Any] | None = None) -> RunSpec:
+    """Merge per-model options (learning rate, batch size) into the train recipe."""
+    options = config.options_for(model)
+    train = config.train
+    if train.mixed_precision is None:
+        train = replace(train, mixed_precision=launcher_mixed_precision())
+    if options.lr is not None:
+        train = replace(train, lr=options.lr)
+    if options.batch_size is not None:
+        train = replace(train, batch_size=options.batch_size)
+    return RunSpec(model=model, seed=seed, weights=options.weights, train=train, axes=dict(axes or {}))
+
+
+def launcher_mixed_precision() -> str:
+    """The precision chosen by `accelerate launch` (it exports ACCELERATE_MIXED_PRECISION)."""
+    value = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+    return value if value in _DTYPES else "no"
+
+
+_DTYPES = {"no": None, **AUTOCAST_DTYPES}
+
+
+class MixedPrecision:
+    """Autocast and (for fp16) loss scaling for one run, independent of Accelerate's global state."""
+
+    def __init__(self, mode: str, device: torch.device) -> None:
+        self.mode = mode
+        self.device_type = device.type
+        self.dtype = _DTYPES[mode]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=mode == "fp16")
+
+    def autocast(self) -> Any:
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed python, numpy and torch; optionally ask torch for deterministic kernels."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed, deterministic=deterministic)
+    # cudnn autotuning picks kernels by timing, which is not reproducible
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def make_optimizer(model: nn.Module, train: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """The configured optimiser; Adam/AdamW use the fused kernel where torch has one (CUDA, and CPU
+    since torch 2.4: about 8x faster steps on a 51M-parameter model), the same update rule."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
+    adam = torch.optim.Adam if train.optimizer == "adam" else torch.optim.AdamW
+    if not train.fused_optimizer:
+        return adam(params, lr=train.lr, weight_decay=train.weight_decay)
+    try:
+        return adam(params, lr=train.lr, weight_decay=train.weight_decay, fused=True)
+    except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device or torch version
+        return adam(params, lr=train.lr, weight_decay=train.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig) -> Any:
+    if train.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=train.step_size, gamma=train.gamma)
+    if train.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs)
+    return None
+
+
+def make_criterion(train: TrainConfig, class_counts: list[int], device: torch.device) -> nn.Module:
+    weight = None
+    if train.class_weights == "balanced":
+        counts = torch.tensor(class_counts, dtype=torch.float32).clamp(min=1)
+        weight = (counts.sum() / (len(class_counts) * counts)).to(device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=train.label_smoothing)
+
+
+class EarlyStopping:
+    """Stop when validation loss has not improved for ``patience`` epochs, never before ``min_epochs``."""
+
+    def __init__(self, patience: int, min_epochs: int) -> None:
+        self.patience = patience
+        self.min_epochs = min_epochs
+        self.best_loss = math.inf
+        self.best_epoch = 0
+        self.epochs_without_improvement = 0
+
+    def update(self, epoch: int, val_loss: float) -> bool:
+        """Record this epoch's loss; True when it is the best so far."""
+        if val_loss < self.best_loss:
+            self.best_loss = val_loss
+            self.best_epoch = epoch
+            self.epochs_without_improvement = 0
+            return True
+        self.epochs_without_improvement += 1
+        return False
+
+    def should_stop(self, epoch: int) -> bool:
+        if self.patience == 0 or epoch < self.min_epochs:
+            return False
+        return self.epochs_without_improvement >= self.patience

@@ -1,0 +1,1 @@
+"""Developer tools that measure bcbench from the outside: the speed comparison, the timer cross-check."""

@@ -1,0 +1,35 @@
+"""Helpers of the cost tests: a tiny CNN, the efficiency block's keys, a model that runs out of memory."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+CONTRACT_KEYS = {
+    "params", "trainable_params", "flops", "macs", "model_mb", "infer_throughput", "throughput_by_batch",
+    "latency_ms", "train_throughput", "train_split_ms", "peak_memory_mb", "memory", "energy", "device",
+    "threads", "precision", "channels_last", "compiled",
+}  # fmt: skip
+
+
+def tiny_cnn(num_classes: int = 3) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
+    )
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

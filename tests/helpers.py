@@ -1,0 +1,89 @@
+"""Helpers shared by the tests: one-line error checks, and one tiny sweep used by every whole-sweep test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from bcbench.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_SWEEP = (
+    "data.image_size=32",
+    "train.epochs=2",
+    "train.min_epochs=1",
+    "train.batch_size=64",
+    "efficiency.enabled=false",
+)
+
+
+def assert_one_line_error(error: pytest.ExceptionInfo[Exception], *fragments: str) -> None:
+    """The error's message is one line and contains every fragment."""
+    message = str(error.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def tiny_sweep_args(root: Path, out: Path, name: str = "tiny", *overrides: str) -> list[str]:
+    """Overrides of a sweep small enough for a test: 32 px, 2 epochs, no cost measurement."""
+    return [f"name={name}", f"output_dir={out}", f"data.root={root}", *TINY_SWEEP, *overrides]
+
+
+def tiny_config(root: Path, out: Path, *overrides: str, name: str = "tiny") -> Config:
+    return load_config(None, tiny_sweep_args(root, out, name, *overrides))
+
+
+def quiet_console() -> Console:
+    return Console(record=True, width=200, force_terminal=False)
+
+
+def run_script(
+    script: str, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``python bench/<script> args`` from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+        **kwargs,
+    )
+
+
+def json_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a runs.jsonl exactly as written (raw JSON objects; unparseable lines left out):
+    what the file contract promises to users' own scripts."""
+    records = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def newest_json_records(path: Path) -> dict[str, dict[str, Any]]:
+    """run_id -> the last record of that run in the file."""
+    return {record["run_id"]: record for record in json_records(path)}
+
+
+def run_in_process(command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Call a command-line entry point in this process (no interpreter start-up), restoring the signal
+    handlers it installs."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return command(argv)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

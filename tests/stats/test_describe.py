@@ -1,0 +1,111 @@
+"""Summaries over seeds against numpy, scipy and hand values."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from bcbench.stats import (
+    DESCRIBE_KEYS,
+    describe,
+    summarise_runs,
+)
+
+SEED_SCORES = [0.61, 0.64, 0.66, 0.70, 0.68]
+
+
+def contains_nan(mapping: dict) -> bool:
+    return any(isinstance(value, float) and math.isnan(value) for value in mapping.values())
+
+
+def test_describe_matches_numpy_and_scipy() -> None:
+    values = np.array(SEED_SCORES)
+    result = describe(SEED_SCORES)
+    assert result["n"] == 5
+    assert result["mean"] == pytest.approx(values.mean(), abs=1e-12)
+    assert result["std"] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+    assert result["median"] == pytest.approx(0.66)
+    assert (result["min"], result["max"]) == (0.61, 0.70)
+    low, high = scipy_stats.t.interval(0.95, df=4, loc=values.mean(), scale=scipy_stats.sem(values))
+    assert (result["ci_t_low"], result["ci_t_high"]) == pytest.approx((low, high), abs=1e-12)
+    assert list(result) == list(DESCRIBE_KEYS)
+
+
+def test_describe_t_interval_worked_by_hand() -> None:
+    # [1, 2, 3]: mean 2, sd 1, sem 1/sqrt(3). For 2 degrees of freedom the t CDF is
+    # 1/2 + t / (2 sqrt(2 + t^2)); setting it to 0.975 gives t = 0.95 * sqrt(2 / 0.0975) = 4.3027.
+    t_quantile = 0.95 * math.sqrt(2 / 0.0975)
+    half_width = t_quantile / math.sqrt(3)
+    result = describe([1.0, 2.0, 3.0])
+    assert result["ci_t_low"] == pytest.approx(2 - half_width, abs=1e-9)
+    assert result["ci_t_high"] == pytest.approx(2 + half_width, abs=1e-9)
+    assert result["ci_t_high"] == pytest.approx(4.4841, abs=1e-4)
+
+
+def test_describe_bootstrap_interval_seeded_and_close_to_scipy() -> None:
+    result = describe(SEED_SCORES, seed=7)
+    assert result["ci_boot_low"] < result["mean"] < result["ci_boot_high"]
+    assert describe(SEED_SCORES, seed=7) == result
+    reference = scipy_stats.bootstrap(
+        (np.array(SEED_SCORES),),
+        np.mean,
+        n_resamples=10_000,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    ).confidence_interval
+    # Both are Monte Carlo estimates of the same percentiles.
+    assert result["ci_boot_low"] == pytest.approx(reference.low, abs=0.005)
+    assert result["ci_boot_high"] == pytest.approx(reference.high, abs=0.005)
+
+
+def test_describe_identical_values_collapse_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = describe([0.1] * 4)
+    assert result["std"] == 0.0
+    assert result["mean"] == 0.1
+    assert result["ci_t_low"] == result["ci_t_high"] == 0.1
+    assert result["ci_boot_low"] == result["ci_boot_high"] == 0.1
+
+
+def test_describe_small_and_missing_inputs() -> None:
+    single = describe([0.7])
+    assert single["n"] == 1 and single["mean"] == 0.7 and single["median"] == 0.7
+    assert single["std"] is None and single["ci_t_low"] is None and single["ci_boot_high"] is None
+    empty = describe([])
+    assert empty["n"] == 0 and all(empty[key] is None for key in DESCRIBE_KEYS if key != "n")
+    with_missing = describe([0.6, None, float("nan"), 0.8])
+    assert with_missing["n"] == 2 and with_missing["mean"] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="inf"):
+        describe([0.5, float("inf")])
+
+
+def test_summarise_runs_one_row_per_model_and_metric() -> None:
+    df = pd.DataFrame(
+        {
+            "model": ["cnn", "cnn", "cnn", "resnet", "resnet", "resnet"],
+            "seed": [0, 1, 2, 0, 1, 2],
+            "accuracy": [0.68, 0.66, 0.70, 0.87, 0.85, 0.88],
+            "f1_macro": [0.61, 0.60, None, 0.85, 0.84, 0.86],
+            "auroc_macro": [None] * 6,
+        }
+    )
+    table = summarise_runs(df, ["accuracy", "f1_macro", "auroc_macro", "not_a_column"])
+    assert list(table.columns) == ["model", "metric", *DESCRIBE_KEYS]
+    assert list(zip(table["model"], table["metric"], strict=True)) == [
+        ("cnn", "accuracy"),
+        ("cnn", "f1_macro"),
+        ("resnet", "accuracy"),
+        ("resnet", "f1_macro"),
+    ]
+    cnn_f1 = table[(table["model"] == "cnn") & (table["metric"] == "f1_macro")].iloc[0]
+    assert cnn_f1["n"] == 2 and cnn_f1["mean"] == pytest.approx(0.605)
+    resnet_acc = table[(table["model"] == "resnet") & (table["metric"] == "accuracy")].iloc[0]
+    assert resnet_acc["std"] == pytest.approx(np.std([0.87, 0.85, 0.88], ddof=1))
+    assert resnet_acc["ci_t_high"] == pytest.approx(describe([0.87, 0.85, 0.88])["ci_t_high"])
+    assert summarise_runs(df, ["missing"]).empty

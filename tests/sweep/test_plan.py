@@ -1,0 +1,71 @@
+"""The plan: the grid, stable run ids, axes, shards."""
+
+from collections import Counter
+
+import pytest
+
+from bcbench.config import load_config
+from bcbench.errors import ConfigError
+from bcbench.sweep import make_run_id, plan_runs, shard
+from bcbench.train import run_spec
+
+
+def _config(*overrides):
+    return load_config(None, ["models=[simple_cnn,resnet18]", "seeds=[0,1,2]", *overrides])
+
+
+def test_plan_is_models_by_seeds_with_stable_ids():
+    planned = plan_runs(_config())
+    assert [(p.spec.model, p.spec.seed) for p in planned] == [
+        ("simple_cnn", 0),
+        ("simple_cnn", 1),
+        ("simple_cnn", 2),
+        ("resnet18", 0),
+        ("resnet18", 1),
+        ("resnet18", 2),
+    ]
+    assert [p.run_id for p in planned] == [p.run_id for p in plan_runs(_config())]
+    assert len({p.run_id for p in planned}) == 6
+
+
+def test_run_id_changes_with_the_run_config_only():
+    base = {p.run_id for p in plan_runs(_config())}
+    assert base.isdisjoint({p.run_id for p in plan_runs(_config("train.lr=0.01"))})
+    assert base.isdisjoint({p.run_id for p in plan_runs(_config("data.split_seed=3"))})
+    more_seeds = {p.run_id for p in plan_runs(_config("seeds=[0,1,2,3]"))}
+    assert base < more_seeds  # adding a seed keeps the existing runs
+    renamed = {p.run_id for p in plan_runs(_config("name=other"))}
+    assert renamed == base
+
+
+def test_axes_multiply_the_grid_and_are_validated():
+    config = _config("axes={train.lr: [0.1, 0.01], data.split_seed: [0, 1]}")
+    planned = plan_runs(config)
+    assert len(planned) == 2 * 3 * 4
+    assert Counter(p.spec.train.lr for p in planned) == {0.1: 12, 0.01: 12}
+    assert Counter(p.config.data.split_seed for p in planned) == {0: 12, 1: 12}
+    with pytest.raises(ConfigError, match="train.bogus"):
+        plan_runs(_config("axes={train.bogus: [1]}"))
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 4, 7])
+def test_shards_cover_every_run_exactly_once(world):
+    planned = plan_runs(_config("seeds=[0,1,2,3,4]"))
+    cost = {"resnet18": 10.0, "simple_cnn": 1.0}
+    shards = [shard(planned, rank, world, cost) for rank in range(world)]
+    owned = Counter(p.run_id for part in shards for p in part)
+    assert set(owned) == {p.run_id for p in planned}
+    assert set(owned.values()) == {1}
+    assert shards == [shard(planned, rank, world, cost) for rank in range(world)]  # deterministic
+
+
+def test_shards_balance_expected_cost():
+    planned = plan_runs(_config("seeds=[0,1,2,3]"))  # 4 expensive + 4 cheap runs
+    parts = [shard(planned, rank, 2, {"resnet18": 10.0, "simple_cnn": 1.0}) for rank in range(2)]
+    assert [sum(p.spec.model == "resnet18" for p in part) for part in parts] == [2, 2]
+
+
+def test_make_run_id_names_model_and_seed():
+    config = _config()
+    spec = run_spec(config, "simple_cnn", 2)
+    assert make_run_id(spec, config).startswith("simple_cnn-s2-")
