@@ -7,6 +7,7 @@ from bcbench.config.schema import (
     DataConfig,
     EfficiencyConfig,
     ModelOptions,
+    QueueConfig,
     TrainConfig,
 )
 
@@ -16,6 +17,7 @@ __all__ = [
     "DataConfig",
     "EfficiencyConfig",
     "ModelOptions",
+    "QueueConfig",
     "TrainConfig",
     "build",
     "load_config",

@@ -139,6 +139,26 @@ class EfficiencyConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """How workers share a sweep through claim files in its folder (see bcbench.sweep.queue)."""
+
+    lease_seconds: float = 300.0  # a claim whose heartbeat is older than this is stale and can be taken over
+    heartbeat_seconds: float = 30.0  # how often a worker refreshes the claims it holds
+    poll_seconds: float = 5.0  # how often an idle worker looks again while others still hold claims
+    workers_per_device: int = 1  # worker processes per visible GPU (on CPU: processes sharing the cores)
+
+    def check(self, where: str) -> None:
+        for key in ("lease_seconds", "heartbeat_seconds", "poll_seconds", "workers_per_device"):
+            _positive(getattr(self, key), join_key(where, key))
+        if self.heartbeat_seconds >= self.lease_seconds:
+            heartbeat, lease = join_key(where, "heartbeat_seconds"), join_key(where, "lease_seconds")
+            raise ConfigError(
+                f"config key {heartbeat!r} ({self.heartbeat_seconds}) must be shorter than {lease!r} "
+                f"({self.lease_seconds}): live claims would look stale"
+            )
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole experiment: models x seeds on one data set."""
 
@@ -157,6 +177,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
 
     def options_for(self, model: str) -> ModelOptions:
         return self.model_options.get(model, ModelOptions())

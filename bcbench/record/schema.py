@@ -40,6 +40,7 @@ class RunRecord(JsonBlock):
     efficiency: CostBlock | None = None
     env: Environment | None = None
     strategy: str | None = None
+    worker: str | None = None  # the worker process that ran it (host, pid, id); its device is env.device
     started_at: str | None = None
     finished_at: str | None = None
     wall_seconds: float | None = None
