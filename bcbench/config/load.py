@@ -119,6 +119,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
                 errors.append(str(error))
         raise ConfigError(errors[0])
     if origin is Literal:
+        value = _yaml11_word(value, args)
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
             raise ConfigError(f"config key {where!r} must be one of {choices}, got {value!r}")
@@ -133,6 +134,14 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"config key {where!r} must be a mapping, got {value!r}")
         return {str(k): _coerce(args[1], v, join_key(where, str(k))) for k, v in value.items()}
     return _coerce_scalar(hint, value, where)
+
+
+def _yaml11_word(value: Any, choices: tuple[Any, ...]) -> Any:
+    """YAML 1.1 reads the words no/off and yes/on as booleans: give a choice of words its word back."""
+    if not isinstance(value, bool) or value in choices:
+        return value
+    words = ("yes", "on", "true") if value else ("no", "off", "false")
+    return next((choice for choice in choices if choice in words), value)
 
 
 def _coerce_scalar(hint: Any, value: Any, where: str) -> Any:

@@ -40,7 +40,15 @@ class AugmentConfig:
 class DataConfig:
     """Where images come from, how they are decoded and how they are split."""
 
-    root: str | None = None  # ImageFolder-style root; None = the embedded synthetic data set
+    root: str | None = None  # a folder, or a MedMNIST .npz file; None = the embedded synthetic data set
+    # auto: chosen from what root points at (an .npz file; train/val/test folders; data.index set;
+    # else class folders). folders | split_folders | csv | npz name the layout explicitly
+    source: Literal["auto", "folders", "split_folders", "csv", "npz"] = "auto"
+    index: str | None = None  # CSV with path,label[,group][,split], paths relative to root
+    class_names: tuple[str, ...] = ()  # class order (npz: names of labels 0..k-1; csv: the order of labels)
+    external: dict[str, str] = field(
+        default_factory=dict
+    )  # name -> another data set, predicted after training
     synthetic_dir: str | None = None  # where the embedded data set is written (default: cache)
     mask_patterns: tuple[str, ...] = ("_mask",)
     extensions: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -67,6 +75,10 @@ class DataConfig:
             value = getattr(self, key)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"config key {join_key(where, key)!r} must be in [0, 1), got {value!r}")
+        if len(set(self.class_names)) != len(self.class_names):
+            raise ConfigError(
+                f"config key {join_key(where, 'class_names')!r} lists a class twice: {self.class_names}"
+            )
         if self.preprocess == "shorter_crop" and self.image_size > self.resize_shorter:
             raise ConfigError(
                 f"config key {join_key(where, 'image_size')!r} ({self.image_size}) must not exceed "
@@ -86,12 +98,15 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # sgd only
     fused_optimizer: bool = True  # adam/adamw: torch's fused kernel where it has one (CUDA; CPU since 2.4)
-    scheduler: Literal["step", "cosine", "none"] = "step"
+    scheduler: Literal["step", "multistep", "cosine", "none"] = "step"
     step_size: int = 7
+    milestones: tuple[int, ...] = ()  # multistep: epochs after which the rate is multiplied by gamma
     gamma: float = 0.1
     label_smoothing: float = 0.0
     class_weights: Literal["none", "balanced"] = "none"
-    early_stopping_patience: int = 2  # epochs without val-loss improvement; 0 disables
+    # the validation quantity that picks the best epoch (restored before testing) and drives early stopping
+    select_by: Literal["val_loss", "val_auroc", "val_accuracy", "val_f1_macro"] = "val_loss"
+    early_stopping_patience: int = 2  # epochs without improvement of select_by; 0 disables
     min_epochs: int = 5
     # None: what `accelerate launch --mixed_precision` / `accelerate config` chose, else "no"
     mixed_precision: Literal["no", "fp16", "bf16"] | None = None
@@ -107,6 +122,15 @@ class TrainConfig:
             raise ConfigError(f"config keys under {where!r} must not be negative")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"config key {join_key(where, 'label_smoothing')!r} must be in [0, 1)")
+        if self.scheduler == "multistep" and (
+            not self.milestones
+            or list(self.milestones) != sorted(set(self.milestones))
+            or self.milestones[0] < 1
+        ):
+            raise ConfigError(
+                f"config key {join_key(where, 'milestones')!r} must list increasing epochs (e.g. [50, 75]) "
+                f"with scheduler multistep, got {list(self.milestones)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,7 @@ class ModelOptions:
     weights: str | None = None  # torchvision weights name (IMAGENET1K_V1, DEFAULT) or a path
     lr: float | None = None
     batch_size: int | None = None
+    small_input_stem: bool = False  # torchvision ResNets: 3x3 stride-1 first conv, no max-pool (28 px inputs)
 
     def check(self, where: str) -> None:
         _positive(self.lr, join_key(where, "lr"))
@@ -136,6 +161,33 @@ class EfficiencyConfig:
         for size in self.batch_sizes:
             _positive(size, join_key(where, "batch_sizes"))
         _positive(self.iterations, join_key(where, "iterations"))
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """How runs are evaluated: one split (holdout) or cross-validation folds as run axes."""
+
+    # holdout: one train/val/test split (data.manifest, the source's own split, or data.*_fraction);
+    # kfold: every image is tested once per repeat, in `folds` stratified (grouped) folds
+    protocol: Literal["holdout", "kfold"] = "holdout"
+    folds: int = 5
+    repeats: int = 1  # kfold: independent fold assignments (split seeds split_seed, split_seed + 1, ...)
+    # auto: group-aware splits when the data has groups (patients, lesions); required: error without them;
+    # ignore: plain stratified splits even when groups exist
+    groups: Literal["auto", "required", "ignore"] = "auto"
+    # the class that matters clinically (e.g. malignant): operating points, ROC/PR curves, DeLong;
+    # None: a class named like malignant, else for two classes the second, else no clinical view
+    positive_class: str | None = None
+    # the threshold on the positive class's probability, chosen on the validation predictions:
+    # youden (max sensitivity + specificity - 1), or the one reaching threshold_target sensitivity/specificity
+    threshold: Literal["youden", "sensitivity", "specificity"] = "youden"
+    threshold_target: float = 0.9
+
+    def check(self, where: str) -> None:
+        _probability(self.threshold_target, join_key(where, "threshold_target"))
+        if self.folds < 2:
+            raise ConfigError(f"config key {join_key(where, 'folds')!r} must be at least 2, got {self.folds}")
+        _positive(self.repeats, join_key(where, "repeats"))
 
 
 @dataclass(frozen=True)
@@ -177,6 +229,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
 
     def options_for(self, model: str) -> ModelOptions:

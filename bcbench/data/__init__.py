@@ -1,15 +1,19 @@
 """Data: discover -> scan -> split -> decode once -> batches augmented and normalised on the device.
 
 ``build_data(config.data)`` returns a ``DataBundle``; the modules follow the flow: ``discover``,
-``scan`` (vetting, hashes, duplicates), ``split``, ``decode`` (+ streaming), ``cache``, ``augment``,
-``normalize``, ``bundle``, ``audit``, ``summary`` (the record's data block) and ``synthetic`` (the
-embedded default data set).
+``sources`` (folders, split folders, a labels CSV), ``npz`` (MedMNIST), ``scan`` (vetting, hashes,
+duplicates), ``split`` and ``folds`` (holdout, group-aware, cross-validation), ``decode`` (+ streaming),
+``cache``, ``augment``, ``normalize``, ``bundle`` and ``build``, ``audit``, ``external`` (external test
+sets), ``summary`` (the record's data block) and ``synthetic`` (the embedded default data set).
 """
 
 from bcbench.data.augment import BatchAugmenter
-from bcbench.data.bundle import DataBundle, build_data, resolve_root
+from bcbench.data.build import build_data, resolve_root
+from bcbench.data.bundle import DataBundle
 from bcbench.data.decode import StreamedImages, decode_images, load_rgb, preprocess
 from bcbench.data.discover import discover_images
+from bcbench.data.external import ExternalSet, build_external
+from bcbench.data.folds import kfold_splits
 from bcbench.data.normalize import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from bcbench.data.split import stratified_split
 from bcbench.data.summary import DataSummary
@@ -20,11 +24,14 @@ __all__ = [
     "BatchAugmenter",
     "DataBundle",
     "DataSummary",
+    "ExternalSet",
     "Normalizer",
     "StreamedImages",
     "build_data",
+    "build_external",
     "decode_images",
     "discover_images",
+    "kfold_splits",
     "load_rgb",
     "preprocess",
     "resolve_root",

@@ -53,7 +53,7 @@ def discover_images(
             "with one subfolder of images per class"
         )
     classes = sorted(
-        entry.name for entry in root.iterdir() if entry.is_dir() and not _is_skipped_name(entry.name)
+        entry.name for entry in root.iterdir() if entry.is_dir() and not is_skipped_name(entry.name)
     )
     if not classes:
         raise DataError(
@@ -94,7 +94,7 @@ def _walk_files(folder: Path) -> Iterator[Path]:
     (and followed when read); symbolic links to folders are not followed (they could loop or reach other
     classes), with a warning."""
     for directory, subfolders, files in os.walk(folder):
-        subfolders[:] = sorted(name for name in subfolders if not _is_skipped_name(name))
+        subfolders[:] = sorted(name for name in subfolders if not is_skipped_name(name))
         for name in subfolders:
             if os.path.islink(os.path.join(directory, name)):
                 logger.warning(
@@ -102,11 +102,11 @@ def _walk_files(folder: Path) -> Iterator[Path]:
                     os.path.join(directory, name),
                 )
         for name in sorted(files):
-            if not _is_skipped_name(name):
+            if not is_skipped_name(name):
                 yield Path(directory) / name
 
 
-def _is_skipped_name(name: str) -> bool:
+def is_skipped_name(name: str) -> bool:
     lowered = name.lower()
     return name.startswith(".") or lowered in JUNK_FILES or lowered in JUNK_FOLDERS
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import math
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -162,20 +163,49 @@ def splits_from_manifest(
 def _manifest_rows(manifest: Path) -> Iterator[tuple[int, str, str]]:
     """(row number in the file, normalised path, lower-case split) for each data row."""
     with manifest.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [(name or "").strip() for name in reader.fieldnames or []]
-        missing = [name for name in ("path", "split") if name not in columns]
-        if missing:
-            raise DataError(
-                f"split manifest {manifest} lacks column(s) {', '.join(missing)}; its header must be "
-                f"path,split (found: {','.join(columns) or 'nothing'})"
-            )
-        reader.fieldnames = columns
+        commented = CommentedCsv(handle)
+        reader = commented.reader
+        commented.require_columns(("path", "split"), f"split manifest {manifest}", "path,split")
         for record in reader:
             path = (record.get("path") or "").strip().replace("\\", "/").removeprefix("./")
             if not path:
-                raise DataError(f"split manifest {manifest} row {reader.line_num} has an empty path")
-            yield reader.line_num, path, (record.get("split") or "").strip().lower()
+                raise DataError(f"split manifest {manifest} row {commented.row} has an empty path")
+            yield commented.row, path, (record.get("split") or "").strip().lower()
+
+
+class CommentedCsv:
+    """A ``csv.DictReader`` over a file whose lines starting with ``#`` are comments; ``row`` is the
+    file's own line number of the row just read (comments and blank lines counted)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.skipped = 0
+        lines = iter(lines)
+        first = next(lines, "")
+        while first and (first.lstrip().startswith("#") or not first.strip()):
+            self.skipped += 1
+            first = next(lines, "")
+        blanked = ("\n" if line.lstrip().startswith("#") else line for line in lines)  # csv skips blank rows
+        self.reader = csv.DictReader(itertools.chain([first], blanked))
+
+    @property
+    def row(self) -> int:
+        return self.reader.line_num + self.skipped
+
+    def require_columns(
+        self, required: Sequence[str], what: str, header: str, lower: bool = False
+    ) -> list[str]:
+        """Normalise the header (stripped, optionally lower-cased) and fail naming ``what`` if it lacks
+        one of ``required``; ``header`` is the expected form shown in the message."""
+        columns = [(name or "").strip() for name in self.reader.fieldnames or []]
+        columns = [name.lower() for name in columns] if lower else columns
+        missing = [name for name in required if name not in columns]
+        if missing:
+            raise DataError(
+                f"{what} lacks column(s) {', '.join(missing)}; its header must be "
+                f"{header} (found: {','.join(columns) or 'nothing'})"
+            )
+        self.reader.fieldnames = columns
+        return columns
 
 
 def split_sha256(relpaths: Sequence[str], splits: dict[str, np.ndarray]) -> str:

@@ -21,6 +21,9 @@ class DataSummary(JsonBlock):
     root: str | None = None
     class_counts: dict[str, list[int]] = field(default_factory=dict)  # split -> count per class
     audit: dict[str, Any] = field(default_factory=dict)  # skipped files, duplicates, leakage
+    source: str | None = None  # folders, split_folders, csv or npz
+    grouped: bool | None = None  # splits kept every group (patient, lesion) whole
+    n_groups: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -35,4 +38,7 @@ class DataSummary(JsonBlock):
             root=str(data.root),
             class_counts={split: data.class_counts(split) for split in ("train", "val", "test")},
             audit=data.audit,
+            source=data.source,
+            grouped=data.groups is not None,
+            n_groups=None if data.groups is None else len(set(data.groups.tolist())),
         )

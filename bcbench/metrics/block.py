@@ -37,5 +37,10 @@ class TestMetrics(JsonBlock):
     n: int | None = None
     per_class: dict[str, ClassScores] = field(default_factory=dict)
     confusion_matrix: list[list[int]] = field(default_factory=list)
-    bootstrap: dict[str, list[float]] = field(default_factory=dict)  # metric -> [low, high] over images
+    bootstrap: dict[str, list[float] | None] = field(
+        default_factory=dict
+    )  # metric -> [low, high] over images
+    bootstrap_method: str | None = None
+    classes_present: list[str] | None = None  # external sets: the classes scored (None: all)
+    calibration: dict[str, Any] | None = None  # temperature, test NLL / Brier / ECE before and after
     extra: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ def _as_int_array(values: Any) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _batched_confusion(true_codes: np.ndarray, pred_codes: np.ndarray, num_classes: int) -> np.ndarray:
+def batched_confusion(true_codes: np.ndarray, pred_codes: np.ndarray, num_classes: int) -> np.ndarray:
     """Confusion matrices [B, C, C] of B resamples [B, N] with one bincount."""
     n_resamples = true_codes.shape[0]
     cells = num_classes * num_classes
@@ -68,7 +68,7 @@ def bootstrap_metric_ci(
     estimates = []
     for start in range(0, n_boot, chunk):
         indices = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
-        confusion = _batched_confusion(targets_array[indices], preds_array[indices], num_classes)
+        confusion = batched_confusion(targets_array[indices], preds_array[indices], num_classes)
         if metric == "accuracy":
             estimates.append(confusion_accuracy(confusion))
         else:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torchmetrics.functional.classification import (
+    binary_auroc,
     multiclass_auroc,
     multiclass_calibration_error,
     multiclass_confusion_matrix,
@@ -42,7 +43,7 @@ NLL_MIN_PROB = 1e-15
 PROB_SUM_TOLERANCE = 1e-2  # loose enough for float16/bfloat16 softmax outputs
 
 
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Elementwise numerator / denominator, 0 where the denominator is 0 (zero_division=0)."""
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
@@ -62,13 +63,13 @@ def _per_class_counts(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 def per_class_f1(confusion: np.ndarray) -> np.ndarray:
     """Per-class F1 = 2 TP / (support + predicted), 0 when undefined; works on [..., C, C]."""
     true_positives, support, predicted = _per_class_counts(confusion)
-    return _safe_divide(2 * true_positives, support + predicted)
+    return safe_divide(2 * true_positives, support + predicted)
 
 
 def confusion_accuracy(confusion: np.ndarray) -> np.ndarray:
     """Trace over total; works on [..., C, C]."""
     total = confusion.sum(axis=(-2, -1))
-    return _safe_divide(np.trace(confusion, axis1=-2, axis2=-1), total)
+    return safe_divide(np.trace(confusion, axis1=-2, axis2=-1), total)
 
 
 def _validated_confusion(confusion: Any, class_names: Sequence[str]) -> np.ndarray:
@@ -96,8 +97,8 @@ def metrics_from_confusion(confusion: Any, class_names: Sequence[str]) -> dict[s
     """
     matrix = _validated_confusion(confusion, class_names)
     true_positives, support, predicted = _per_class_counts(matrix)
-    precision = _safe_divide(true_positives, predicted)
-    recall = _safe_divide(true_positives, support)
+    precision = safe_divide(true_positives, predicted)
+    recall = safe_divide(true_positives, support)
     f1 = per_class_f1(matrix)
     weights = support / support.sum()
     present = support > 0
@@ -190,3 +191,33 @@ def classification_metrics(
         "per_class": from_confusion["per_class"],
         "confusion_matrix": confusion.astype(int).tolist(),
     }
+
+
+def present_class_metrics(
+    probs: torch.Tensor, targets: torch.Tensor, class_names: list[str]
+) -> dict[str, Any]:
+    """``classification_metrics`` for a test set that lacks some of the model's classes (an external set).
+
+    The confusion matrix keeps every class (the model may still predict an absent one); per-class
+    scores, macro averages and the macro AUROC (one-vs-rest) cover the classes present in ``targets``
+    only, named in ``classes_present``. Accuracy, weighted averages, balanced accuracy, ECE and NLL are
+    unchanged (an absent class has no weight in them).
+    """
+    metrics = classification_metrics(probs, targets, class_names)
+    probs, targets = _validated_probs_and_targets(probs, targets, len(class_names))
+    present = [name for name in class_names if metrics["per_class"][name]["support"] > 0]
+    per_class = {name: metrics["per_class"][name] for name in present}
+    for key in ("precision", "recall", "f1"):
+        metrics[f"{key}_macro"] = float(np.mean([scores[key] for scores in per_class.values()]))
+    metrics["per_class"] = per_class
+    metrics["auroc_macro"] = _present_auroc(probs, targets, [class_names.index(name) for name in present])
+    metrics["classes_present"] = present
+    return metrics
+
+
+def _present_auroc(probs: torch.Tensor, targets: torch.Tensor, present: list[int]) -> float | None:
+    """Mean one-vs-rest AUROC over the present classes; None with fewer than two present."""
+    if len(present) < 2:
+        return None
+    scores = [float(binary_auroc(probs[:, index], (targets == index).long())) for index in present]
+    return float(np.mean(scores))

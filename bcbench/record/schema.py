@@ -28,6 +28,8 @@ class RunRecord(JsonBlock):
     run_id: str = ""
     model: str | None = None
     seed: int | None = None
+    repeat: int | None = None  # cross-validation: the fold assignment (None: holdout)
+    fold: int | None = None  # cross-validation: the test fold
     axes: dict[str, Any] = field(default_factory=dict)
     status: str = "running"  # "ok" | "failed" once written
     error: str | None = None
@@ -37,6 +39,8 @@ class RunRecord(JsonBlock):
     best_epoch: int | None = None
     epochs_run: int = 0
     test: TestMetrics | None = None
+    external: dict[str, TestMetrics] = field(default_factory=dict)  # external test set name -> scores
+    predictions: str | None = None  # per-image predictions CSV, relative to the sweep folder
     efficiency: CostBlock | None = None
     env: Environment | None = None
     strategy: str | None = None

@@ -90,13 +90,13 @@ def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[int]:
 # Drawing
 
 
-def _new_figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(figure: Any, path: str | Path) -> Path:
+def save_figure(figure: Any, path: str | Path) -> Path:
     """Render with Agg to a temporary file, then move it into place atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -107,7 +107,7 @@ def _save(figure: Any, path: str | Path) -> Path:
     return path
 
 
-def _grid(n: int, max_columns: int = 4) -> tuple[int, int]:
+def grid_shape(n: int, max_columns: int = 4) -> tuple[int, int]:
     columns = min(n, max_columns)
     return math.ceil(n / columns), columns
 
@@ -124,9 +124,9 @@ def confusion_figure(records: Sequence[RunRecord | dict[str, Any]], path: str | 
     if not panels:
         return None
     names = class_names(records)
-    rows, columns = _grid(len(panels))
+    rows, columns = grid_shape(len(panels))
     size = max(3.2, 0.9 * len(names) + 1.6)
-    figure = _new_figure(size * columns, size * rows)
+    figure = new_figure(size * columns, size * rows)
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     image = None
     for ax, (label, n_runs, counts, fractions) in zip(axes, panels, strict=False):
@@ -157,7 +157,7 @@ def confusion_figure(records: Sequence[RunRecord | dict[str, Any]], path: str | 
     figure.suptitle(
         "Test confusion matrices\n(rows: true class, normalised; counts summed over seeds)", fontsize=10
     )
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def curves_figure(records: Sequence[RunRecord | dict[str, Any]], path: str | Path) -> Path | None:
@@ -170,7 +170,7 @@ def curves_figure(records: Sequence[RunRecord | dict[str, Any]], path: str | Pat
     }
     if not groups:
         return None
-    figure = _new_figure(3.6 * len(groups), 6.0)
+    figure = new_figure(3.6 * len(groups), 6.0)
     axes = figure.subplots(2, len(groups), squeeze=False, sharex="col")
     for column, (label, histories) in enumerate(groups.items()):
         loss_ax, acc_ax = axes[0, column], axes[1, column]
@@ -205,7 +205,7 @@ def curves_figure(records: Sequence[RunRecord | dict[str, Any]], path: str | Pat
         "Training curves: mean over the seeds that reached\neach epoch (early stopping), band min-max",
         fontsize=10,
     )
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 COST_AXES = {"latency_p50_ms": "latency p50 (ms, batch 1)", "params": "parameters", "flops": "FLOPs"}
@@ -247,14 +247,14 @@ def pareto_figure(
             points.append((label, cost_mean, score_mean, score_std))
     if not points:
         return None
-    figure = _new_figure(6.4, 4.6)
+    figure = new_figure(6.4, 4.6)
     ax = figure.subplots()
     _draw_pareto(ax, points)
     ax.set_xlabel(f"{COST_AXES[metric]} (log scale)")
     left_out = len(groups) - len(points)
     note = f" ({left_out} model(s) without {COST_AXES[metric]} left out)" if left_out else ""
     ax.set_title(f"Macro F1 against cost{note}", fontsize=10)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _draw_pareto(ax: Any, points: list[tuple[str, float, float, float]]) -> None:

@@ -10,8 +10,14 @@ from typing import Any
 import pandas as pd
 
 from bcbench.record import RunRecord, group_records, metric_named, metric_value, newest_per_run
+from bcbench.report.analysis import Analysis, analyse
+from bcbench.report.clinical import clinical_markdown
+from bcbench.report.crossval import crossval_markdown
+from bcbench.report.delong import delong_markdown
+from bcbench.report.external import external_markdown
 from bcbench.report.format import clean_rows, fmt, markdown_table, missing
-from bcbench.report.frames import pairwise_frame
+from bcbench.report.frames import interval_method, is_cross_validated, pairwise_frame
+from bcbench.report.stored import stored_markdown
 from bcbench.report.study import study_reference_markdown
 from bcbench.report.tables import pairwise_grid, seeds_description, split_description, summary_grid
 
@@ -19,7 +25,10 @@ FIGURE_TITLES = {
     "confusion": "Confusion matrices (summed over seeds, row-normalised)",
     "curves": "Training curves",
     "pareto": "Macro F1 against cost",
+    "roc_pr": "ROC and precision-recall curves of the positive class",
+    "reliability": "Reliability diagrams before and after temperature scaling",
 }
+CLINICAL_FIGURES = ("roc_pr", "reliability")
 
 
 @dataclass
@@ -33,6 +42,8 @@ class ReportContext:
     pairwise: pd.DataFrame
     figures: dict[str, Path] = field(default_factory=dict)
     notes: Sequence[str] = ()
+    directory: Path | None = None  # the sweep folder, where stored predictions are read
+    analysis: Analysis = field(default_factory=Analysis)
 
 
 Section = Callable[[ReportContext], list[str]]
@@ -43,8 +54,11 @@ def render_markdown(
     pairwise: pd.DataFrame | None = None,
     figure_paths: dict[str, Path] | None = None,
     notes: Sequence[str] = (),
+    directory: Path | None = None,
+    analysis: Analysis | None = None,
 ) -> str:
-    """The whole report.md text (figures are linked relative to the report's folder)."""
+    """The whole report.md text (figures are linked relative to the report's folder); with the sweep's
+    ``directory``, the sections that read stored predictions (pooled out-of-fold, the recompute check)."""
     newest = newest_per_run(records)
     ok = [r for r in newest if r.ok]
     context = ReportContext(
@@ -55,6 +69,8 @@ def render_markdown(
         pairwise=pairwise_frame(ok) if pairwise is None else pairwise,
         figures=dict(figure_paths or {}),
         notes=notes,
+        directory=directory,
+        analysis=analysis if analysis is not None else analyse(ok, directory),
     )
     lines: list[str] = []
     for section in SECTIONS:
@@ -87,18 +103,58 @@ def _pairwise(context: ReportContext) -> list[str]:
     pairwise = context.pairwise
     if pairwise.empty:
         return [*out, "One model only: nothing to compare.", ""]
+    if "method" in pairwise.columns:
+        out += [f"Test: {'; '.join(dict.fromkeys(pairwise['method'].dropna()))}.", ""]
     caption = ""
     for metric in dict.fromkeys(pairwise["metric"]):
         grid = pairwise_grid(clean_rows(pairwise[pairwise["metric"] == metric].to_dict("records")), metric)
         out += [f"### {metric_named(metric).label}", "", grid.markdown(), ""]
         caption = grid.caption
-    return [*out, caption, ""]
+    delong = delong_markdown(context.analysis.delong, context.analysis.settings.get("positive"))
+    return [*out, caption, "", *delong]
+
+
+def _crossval(context: ReportContext) -> list[str]:
+    return crossval_markdown(context.ok, context.directory)
+
+
+def _external(context: ReportContext) -> list[str]:
+    return external_markdown(context.ok)
+
+
+def _stored(context: ReportContext) -> list[str]:
+    return stored_markdown(context.analysis.stored)
+
+
+def _clinical(context: ReportContext) -> list[str]:
+    analysis = context.analysis
+    if not analysis.units:
+        return []
+    out = clinical_markdown(analysis.settings, analysis.operating, analysis.calibration)
+    for name in ("roc_pr", "reliability"):
+        if name in context.figures:
+            out += [f"![{FIGURE_TITLES[name]}]({Path(context.figures[name]).name})", ""]
+    return out
+
+
+def _uncertainty(context: ReportContext) -> list[str]:
+    method = interval_method(context.ok)
+    kinds = [
+        f"- **over {'folds' if is_cross_validated(context.ok) else 'seeds'}** (summary, study comparison, "
+        f"pairwise): {method}; the bootstrap interval of the mean is in `summary.csv`",
+        "- **over test images** (per run; pooled out-of-fold): a stratified percentile bootstrap of every "
+        "score (2000 resamples, seed 0; `test.bootstrap` of each record), Wilson intervals for sensitivity, "
+        "specificity, PPV and NPV, and DeLong's interval for AUROC differences",
+        "- intervals of scores bounded by [0, 1] stay inside: t intervals are made on the logit scale, "
+        "percentile bootstraps and Wilson intervals stay inside by construction",
+    ]
+    return ["## How the intervals were made", "", *kinds, ""]
 
 
 def _per_run(context: ReportContext) -> list[str]:
     intro = (
-        "Brackets: percentile bootstrap 95% CI over the test images of that run "
-        "(test-set uncertainty of a single seed), when the run stored one."
+        "Brackets: stratified percentile bootstrap 95% interval over the test images of that run "
+        "(the test-set uncertainty of a single run), when the run stored one."
     )
     return ["## Per run", "", intro, "", _per_run_table(context.ok), ""]
 
@@ -119,7 +175,8 @@ def _figures(context: ReportContext) -> list[str]:
         return []
     out = ["## Figures", ""]
     for name, path in context.figures.items():
-        out += [f"![{FIGURE_TITLES.get(name, name)}]({Path(path).name})", ""]
+        if name not in CLINICAL_FIGURES:  # those are shown in the clinical view
+            out += [f"![{FIGURE_TITLES.get(name, name)}]({Path(path).name})", ""]
     return out
 
 
@@ -145,10 +202,15 @@ def _environment(context: ReportContext) -> list[str]:
 SECTIONS: tuple[Section, ...] = (
     _header,
     _summary,
+    _uncertainty,
     _pairwise,
+    _crossval,
+    _clinical,
+    _external,
     _per_run,
     _failed,
     _audit,
+    _stored,
     _figures,
     _files,
     _config,
@@ -188,8 +250,9 @@ def _groups(groups: Sequence[Sequence[str]]) -> list[str]:
 
 FILES_MARKDOWN = """\
 - `summary.csv`: one row per (model, metric): `model`, `metric`, `n` (seeds with a value), `mean`, \
-`std` (ddof=1), `median`, `min`, `max`, `ci_t_low`/`ci_t_high` (t-interval of the mean over seeds), \
-`ci_boot_low`/`ci_boot_high` (bootstrap interval of the mean over seeds). Metrics: accuracy, \
+`std` (ddof=1), `median`, `min`, `max`, `ci_t_low`/`ci_t_high` (t-interval of the mean: over seeds, \
+or over folds with the Nadeau-Bengio correction; logit scale for scores), `ci_boot_low`/`ci_boot_high` \
+(bootstrap interval of the mean), `interval` (how the t interval was made). Metrics: accuracy, \
 balanced_accuracy, f1_macro, f1_weighted, auroc_macro, ece, `recall_<class>`, params, flops \
 (2 FLOPs per multiply-add), infer_throughput (img/s), latency_p50_ms, train_throughput (img/s), \
 train_seconds, peak_memory_mb, epochs_run (unmeasured metrics are left out).
@@ -197,7 +260,23 @@ train_seconds, peak_memory_mb, epochs_run (unmeasured metrics are left out).
 flattened with dotted names (`test.accuracy`, `efficiency.latency_ms.p50`, ...).
 - `pairwise.csv`: one row per (metric, model pair), differences A - B paired by seed: `n_pairs`, \
 `mean_diff`, `diff_ci_low`/`diff_ci_high`, `t_p`, `wilcoxon_p`, their Holm-corrected `_holm` \
-versions, `effect_size` (d_z), `prob_improvement` (P(A>B)), `note` (why a test was not run)."""
+versions, `effect_size` (d_z), `prob_improvement` (P(A>B)), `note` (why a test was not run).
+- `predictions/<run_id>.csv`: each run's per-image predictions (val, test, external sets): `set`, \
+`index`, `path`, `split`, `repeat`, `fold`, `label`, `label_index`, `prob_<class>` and the \
+temperature-scaled `cal_prob_<class>`.
+- `pooled_oof.csv` (cross-validation): per model, seed and repeat, the metrics of the pooled \
+out-of-fold test predictions (`n_images`, `complete`).
+- `external.csv` (external test sets): per set and model, mean and std over runs of accuracy, \
+balanced accuracy, macro F1 and macro AUROC over the classes present.
+- `operating_points.csv`: per run (cross-validation: per seed and repeat, pooled over folds), the \
+positive class's threshold (chosen on validation), tp/fp/tn/fn, sensitivity, specificity, PPV, NPV \
+with Wilson intervals (`_low`/`_high`), sensitivity at 90% and 95% specificity, or a `note`.
+- `calibration.csv`: per run, the fitted temperature, validation NLL before/after, test NLL, Brier \
+score and ECE before/after temperature scaling.
+- `delong.csv`: DeLong's test for every model pair, class (one vs rest) and run: AUROCs, difference \
+with CI, z, p and Holm-corrected p, or a `note`.
+- `roc_pr.png`, `reliability.png`: ROC / precision-recall curves of the positive class (mean over runs, \
+band min-max) and reliability diagrams before and after temperature scaling."""
 
 
 def _per_run_table(ok: list[RunRecord]) -> str:
@@ -208,31 +287,18 @@ def _per_run_table(ok: list[RunRecord]) -> str:
             value += f" [{fmt(interval[0])}, {fmt(interval[1])}]"
         return value
 
+    folds = any(r.fold is not None for r in ok)
     rows = []
     for label, runs in group_records(ok).items():
-        for r in sorted(runs, key=lambda r: (str(type(r.seed)), r.seed)):
-            train_s = fmt(metric_value(r, "train_seconds"), 1)
+        for r in sorted(runs, key=lambda r: (str(type(r.seed)), r.seed, r.repeat or 0, r.fold or 0)):
+            where = [r.seed, f"{r.repeat}/{r.fold}"] if folds else [r.seed]
+            scores = [with_ci(r, "accuracy"), with_ci(r, "f1_macro"), with_ci(r, "auroc_macro")]
             rows.append(
-                [
-                    label,
-                    r.seed,
-                    with_ci(r, "accuracy"),
-                    with_ci(r, "f1_macro"),
-                    r.best_epoch,
-                    r.epochs_run,
-                    train_s,
-                ]
+                [label, *where, *scores, r.best_epoch, r.epochs_run, fmt(metric_value(r, "train_seconds"), 1)]
             )
-    headers = [
-        "model",
-        "seed",
-        "accuracy [95% CI]",
-        "macro F1 [95% CI]",
-        "best epoch",
-        "epochs run",
-        "train s",
-    ]
-    return markdown_table(headers, rows)
+    headers = ["model", "seed", *(["repeat/fold"] if folds else []), "accuracy [95% CI]", "macro F1 [95% CI]"]
+    headers.append("macro AUROC [95% CI]")
+    return markdown_table([*headers, "best epoch", "epochs run", "train s"], rows)
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -16,14 +16,24 @@ from rich.table import Table
 from bcbench.record import METRICS, Metric, RunRecord, group_records, minority_class, ok_records
 from bcbench.record.schema import recall_metric
 from bcbench.report.format import TableModel, best_flags, fmt, fmt_p, fmt_sig, fmt_stat, missing
-from bcbench.report.frames import CONFIDENCE, Records, seed_scores, summary_frame
+from bcbench.report.frames import (
+    CONFIDENCE,
+    Records,
+    interval_method,
+    is_cross_validated,
+    seed_scores,
+    summary_frame,
+)
 from bcbench.stats import pairwise_comparisons
 
 SummaryLookup = Callable[[str, str], dict[str, Any]]
 
 
 def split_description(records: Sequence[RunRecord]) -> str:
-    """How the data were split: manifest file or split seed, sizes, split hash (8 chars)."""
+    """How the data were split: cross-validation folds, a manifest file or a split seed, with sizes and
+    the split's hash (8 chars)."""
+    if any(record.fold is not None for record in records):
+        return _folds_description(records)
     descriptions: list[str] = []
     for record in records:
         data_config = (record.config or {}).get("data") or {}
@@ -45,13 +55,36 @@ def split_description(records: Sequence[RunRecord]) -> str:
     return descriptions[0] if len(descriptions) == 1 else "several splits: " + "; ".join(descriptions)
 
 
+def _folds_description(records: Sequence[RunRecord]) -> str:
+    config = records[0].config or {}
+    evaluation, data = config.get("evaluation") or {}, config.get("data") or {}
+    summary = records[0].data
+    grouped = " group-aware" if summary is not None and summary.grouped else ""
+    images = sum((summary.n_train or 0, summary.n_val or 0, summary.n_test or 0)) if summary else "?"
+    return (
+        f"{evaluation.get('folds')}-fold stratified{grouped} cross-validation x {evaluation.get('repeats')} "
+        f"repeat(s), split_seed={data.get('split_seed')}, {images} images (val from the training folds)"
+    )
+
+
 def seeds_description(groups: dict[str, list[RunRecord]]) -> str:
-    counts = sorted({len(runs) for runs in groups.values()})
-    if not counts:
+    """Runs per model: seeds, or seeds x folds x repeats in cross-validation."""
+    shapes = sorted({_design(runs) for runs in groups.values()})
+    if not shapes:
         return "no seeds"
-    if len(counts) == 1:
-        return f"{counts[0]} seed{'s' if counts[0] != 1 else ''} per model"
-    return f"{counts[0]}-{counts[-1]} seeds per model"
+    if len(shapes) == 1:
+        return f"{shapes[0]} per model"
+    return f"{shapes[0]} to {shapes[-1]} per model"
+
+
+def _design(runs: list[RunRecord]) -> str:
+    seeds = len({r.seed for r in runs})
+    text = f"{seeds} seed{'s' if seeds != 1 else ''}"
+    folds = {r.fold for r in runs if r.fold is not None}
+    if folds:
+        repeats = len({r.repeat for r in runs})
+        text += f" x {len(folds)} folds x {repeats} repeat{'s' if repeats != 1 else ''}"
+    return text
 
 
 def summary_columns(ok: Sequence[RunRecord], measured: Callable[[str], bool]) -> list[Metric]:
@@ -95,11 +128,12 @@ def summary_grid(records: Records, confidence: float = CONFIDENCE) -> TableModel
         for row, flag_row, label, flag in zip(rows, best, labels, flags, strict=True):
             row.append(_cell(metric, summary(label, metric.name)))
             flag_row.append(flag)
+    spread = "over folds (mean over seeds per fold)" if is_cross_validated(ok) else "over seeds"
     caption = (
-        f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std over seeds "
-        f"[{confidence:.0%} t-interval of the mean]; best per column in bold green."
+        f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std {spread} "
+        f"[{confidence:.0%} interval of the mean: {interval_method(ok)}]; best per column in bold green."
     )
-    headers = ["model", "seeds", *(metric.label for metric in columns)]
+    headers = ["model", "runs", *(metric.label for metric in columns)]
     return TableModel(f"Test metrics per model ({seeds_description(groups)})", headers, rows, best, caption)
 
 
@@ -152,10 +186,18 @@ def pairwise_grid(rows: Sequence[dict[str, Any]], metric: str) -> TableModel:
     from bcbench.record import metric_named
 
     out = [_pairwise_cells(row) for row in rows]
-    caption = (
-        "Paired over shared seeds; p-values two-sided, Holm-corrected across the pairs of this metric "
-        "in parentheses; d_z = mean diff / sd of diffs; P(A>B) over all seed pairs (ties 1/2)."
-    )
+    over_folds = any("Nadeau-Bengio" in str(row.get("method") or "") for row in rows)
+    if over_folds:
+        caption = (
+            "Paired over folds (seeds averaged per fold): mean difference with the Nadeau-Bengio corrected "
+            "95% interval and corrected resampled t-test; p two-sided, Holm-corrected across the pairs of "
+            "this metric in parentheses (Wilcoxon, d_z and P(A>B) need independent pairs: not computed)."
+        )
+    else:
+        caption = (
+            "Paired over shared seeds; p-values two-sided, Holm-corrected across the pairs of this metric "
+            "in parentheses; d_z = mean diff / sd of diffs; P(A>B) over all seed pairs (ties 1/2)."
+        )
     flags = [[False] * len(PAIRWISE_HEADERS) for _ in out]
     title = f"Pairwise comparison: {metric_named(metric).label}"
     return TableModel(title, list(PAIRWISE_HEADERS), out, flags, caption)

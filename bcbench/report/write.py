@@ -12,7 +12,11 @@ from rich.markup import escape
 
 from bcbench.atomic import write_atomic
 from bcbench.record import RunRecord, newest_per_run, records_frame
+from bcbench.report.analysis import Analysis, analyse
+from bcbench.report.clinical_figures import reliability_figure, roc_pr_figure
 from bcbench.report.compare import compare_sweeps
+from bcbench.report.crossval import is_cross_validation, pooled_out_of_fold
+from bcbench.report.external import external_names, external_rows
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.frames import pairwise_frame, summary_frame
@@ -40,12 +44,13 @@ def write_report(
     if not ok:
         raise ReportError(f"{directory}: no successful runs to report")
     pairwise = pairwise_frame(ok)
+    analysis = analyse(ok, directory)
     written = _write_tables(directory, newest, ok, pairwise)
-    figure_paths = _write_figures(directory, ok)
+    written.update(_write_analysis(directory, analysis))
+    figure_paths = {**_write_figures(directory, ok), **_clinical_figures(directory, analysis)}
     written.update(figure_paths)
-    written["report"] = write_atomic(
-        directory / "report.md", render_markdown(newest, pairwise, figure_paths, notes)
-    )
+    markdown = render_markdown(newest, pairwise, figure_paths, notes, directory, analysis)
+    written["report"] = write_atomic(directory / "report.md", markdown)
     if console is not None:
         _print_tables(console, ok, pairwise, newest, written)
     return written
@@ -55,10 +60,35 @@ def _write_tables(
     directory: Path, newest: list[RunRecord], ok: list[RunRecord], pairwise: pd.DataFrame
 ) -> dict[str, Path]:
     frames = {"summary": summary_frame(ok), "runs": records_frame(newest), "pairwise": pairwise}
+    if is_cross_validation(ok):
+        frames["pooled_oof"] = pooled_out_of_fold(ok, directory)
+    if external_names(ok):
+        frames["external"] = pd.DataFrame(external_rows(ok))
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))
         for name, frame in frames.items()
     }
+
+
+def _write_analysis(directory: Path, analysis: Analysis) -> dict[str, Path]:
+    tables = {
+        "operating_points": analysis.operating,
+        "calibration": analysis.calibration,
+        "delong": analysis.delong,
+    }
+    return {
+        name: write_atomic(directory / f"{name}.csv", pd.DataFrame(rows).to_csv(index=False))
+        for name, rows in tables.items()
+        if rows
+    }
+
+
+def _clinical_figures(directory: Path, analysis: Analysis) -> dict[str, Path]:
+    drawn = {"reliability": reliability_figure(analysis.units, directory / "reliability.png")}
+    positive = analysis.settings.get("positive")
+    if positive is not None:
+        drawn["roc_pr"] = roc_pr_figure(analysis.units, positive, directory / "roc_pr.png")
+    return {name: path for name, path in drawn.items() if path is not None}
 
 
 def _write_figures(directory: Path, ok: list[RunRecord]) -> dict[str, Path]:

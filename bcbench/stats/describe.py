@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from bcbench.stats.intervals import mean_interval
+
 TOLERANCE = 1e-12
 
 
@@ -78,11 +80,19 @@ def bootstrap_mean_interval(
 
 
 def describe(
-    values: Iterable[float | None], confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
+    values: Iterable[float | None],
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+    bounded: bool = False,
+    correction: float = 0.0,
 ) -> dict[str, Any]:
     """n, mean, std (ddof=1), median, min, max and t / bootstrap confidence intervals of the mean.
 
-    std and both intervals are None when fewer than 2 values; everything but n is None with none.
+    ``bounded``: the values are scores in [0, 1] and the t interval is made on the logit scale, so it
+    stays inside; ``correction``: added to 1/n in the variance of the mean (Nadeau-Bengio's
+    n_test / n_train for cross-validation folds). std and both intervals are None when fewer than 2
+    values; everything but n is None with none.
     """
     validate_confidence(confidence)
     present = present_values(values)
@@ -100,7 +110,7 @@ def describe(
         return summary
     std = 0.0 if identical else float(present.std(ddof=1))
     summary["std"] = std
-    summary["ci_t_low"], summary["ci_t_high"] = t_interval(mean, std, n, confidence)
+    summary["ci_t_low"], summary["ci_t_high"] = mean_interval(present, confidence, bounded, correction)
     summary["ci_boot_low"], summary["ci_boot_high"] = bootstrap_mean_interval(
         present, confidence, n_boot, seed
     )
@@ -114,11 +124,14 @@ def summarise_runs(
     confidence: float = 0.95,
     n_boot: int = 10_000,
     seed: int = 0,
+    bounded: Sequence[str] = (),
+    correction: float = 0.0,
 ) -> pd.DataFrame:
     """Tidy table, one row per (group value, metric), with the `describe` columns.
 
     Metrics absent from `df` or entirely missing are skipped; a group whose values of a present
     metric are all missing gets a row with n = 0. Groups keep their order of first appearance.
+    Metrics named in ``bounded`` get logit-scale t intervals; ``correction`` goes to ``describe``.
     """
     columns = [group, "metric", *DESCRIBE_KEYS]
     usable = [m for m in metrics if m in df.columns and pd.to_numeric(df[m], errors="coerce").notna().any()]
@@ -130,7 +143,7 @@ def summarise_runs(
                 {
                     group: group_value,
                     "metric": metric,
-                    **describe(values, confidence, n_boot=n_boot, seed=seed),
+                    **describe(values, confidence, n_boot, seed, metric in bounded, correction),
                 }
             )
     return pd.DataFrame(rows, columns=columns)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import traceback
 from pathlib import Path
@@ -14,32 +13,25 @@ import torch
 from bcbench.atomic import atomic_path
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostBlock, CostMeter, CostRequest
-from bcbench.data import DataBundle, DataSummary, build_data
+from bcbench.data import DataBundle, DataSummary
 from bcbench.device import is_out_of_memory
 from bcbench.env import Environment, capture_environment
 from bcbench.errors import BcbenchError
-from bcbench.metrics import TestMetrics, bootstrap_metric_ci, classification_metrics
 from bcbench.record import RunRecord
-from bcbench.record.store import RUNS_FILE, append_record, read_sweep
+from bcbench.record.predictions import write_predictions
+from bcbench.record.store import append_record, read_sweep, shard_path
+from bcbench.sweep.datasets import SweepData
+from bcbench.sweep.identity import new_worker_id
+from bcbench.sweep.outcome import (
+    external_blocks,
+    external_predictions,
+    prediction_frames,
+    selection_for,
+    test_block,
+)
 from bcbench.sweep.plan import PlannedRun
 from bcbench.sweep.progress import SilentObserver, SweepObserver
 from bcbench.train import RunOutcome, train_run
-
-BOOTSTRAPPED = ("accuracy", "f1_macro")
-
-
-class BundleCache:
-    """Decode each distinct data configuration once per sweep, however many runs use it."""
-
-    def __init__(self, observer: SweepObserver) -> None:
-        self._bundles: dict[str, DataBundle] = {}
-        self._observer = observer
-
-    def get(self, config: Config) -> DataBundle:
-        key = json.dumps(to_dict(config.data), sort_keys=True)
-        if key not in self._bundles:
-            self._bundles[key] = build_data(config.data, progress=self._observer.data_loading)
-        return self._bundles[key]
 
 
 class Sweep:
@@ -53,22 +45,24 @@ class Sweep:
         observer: SweepObserver | None = None,
         meter: CostMeter | None = None,
         strategy: str = "grid",
+        worker_id: str | None = None,
     ) -> None:
         self.config = config
         self.accelerator = accelerator
         self.directory = directory
         self.observer = observer or SilentObserver()
         self.meter = meter
-        self.runs_path = directory / RUNS_FILE
-        self.data = BundleCache(self.observer)
+        # each worker process appends only to its own shard: no lock shared between machines
+        self.worker_id = worker_id or new_worker_id()
+        self.runs_path = shard_path(directory, self.worker_id)
+        self.data = SweepData(self.observer)
         self.strategy = strategy
         # with ddp every process trains every run and only the main process records it
         self.writes = strategy == "grid" or accelerator.is_main_process
 
     def load_data(self, planned: list[PlannedRun]) -> None:
-        """Decode every distinct data configuration of the sweep up front."""
-        for item in planned:
-            self.data.get(item.config)
+        """Decode every distinct data configuration, its folds and external sets, up front."""
+        self.data.prepare(planned)
 
     def pending(self, planned: list[PlannedRun]) -> list[PlannedRun]:
         """Runs without an ok record (failed ones are retried)."""
@@ -76,14 +70,14 @@ class Sweep:
         return [p for p in planned if not (p.run_id in latest and latest[p.run_id].ok)]
 
     def run(self, mine: list[PlannedRun], total: int, done: int) -> list[RunRecord]:
-        """Run ``mine`` (this process's share of the pending runs); return the records written."""
+        """Run ``mine`` in order and keep each record (``ddp``: every pending run, all processes
+        together; other strategies take runs one at a time from the queue, see ``worker``)."""
         self.observer.sweep_started(total, done, len(mine))
         written = []
         for position, item in enumerate(mine):
             self.observer.run_started(item, position, len(mine))
             record = self.run_one(item)
-            if self.writes:
-                append_record(self.runs_path, record)
+            self.keep(record)
             written.append(record)
             self.observer.run_finished(item, record)
         return written
@@ -95,7 +89,7 @@ class Sweep:
         tracker = None
         try:
             tracker = self._tracker(planned)
-            data = self.data.get(planned.config)
+            data = self.data.for_run(planned)
             record.data = DataSummary.from_bundle(data)
             outcome = self._train(planned, data, tracker)
             self._fill_outcome(record, planned, outcome, data)
@@ -123,7 +117,8 @@ class Sweep:
                 tracker.log({k: v for k, v in entry.items() if k != "epoch"}, step=entry["epoch"])
 
         together = self.strategy == "ddp"
-        return train_run(planned.spec, planned.config, data, self.accelerator, on_epoch, together=together)
+        selection = selection_for(planned.spec)
+        return train_run(planned.spec, planned.config, data, self.accelerator, on_epoch, together, selection)
 
     def _tracker(self, planned: PlannedRun) -> Any:
         """An Accelerate TensorBoard tracker for this run (tracking: tensorboard), else None."""
@@ -156,6 +151,8 @@ class Sweep:
             run_id=planned.run_id,
             model=planned.spec.model,
             seed=planned.spec.seed,
+            repeat=planned.spec.repeat,
+            fold=planned.spec.fold,
             axes=planned.spec.axes,
             config=run_config,
             env=Environment.from_json(environment),
@@ -169,8 +166,16 @@ class Sweep:
         record.history = outcome.history
         record.best_epoch = outcome.best_epoch
         record.epochs_run = outcome.epochs_run
-        test = classification_metrics(outcome.test_probs, outcome.test_targets, data.classes)
-        record.test = TestMetrics.from_json({**test, "bootstrap": test_set_uncertainty(outcome)})
+        record.test = test_block(outcome, data.classes)
+        if self.writes:
+            externals = self.data.externals(planned.config)
+            probs = external_predictions(
+                outcome, externals, planned.spec, planned.config, self.accelerator.device
+            )
+            record.external = external_blocks(externals, probs)
+            temperature = record.test.calibration["temperature"]
+            frames = prediction_frames(outcome, data, planned.spec, externals, probs, temperature)
+            record.predictions = write_predictions(self.directory, planned.run_id, frames)
         record.efficiency = self._cost(planned, outcome, data)
         if planned.spec.train.save_checkpoint and self.writes:
             record.checkpoint = str(self._save_checkpoint(planned, outcome))
@@ -198,15 +203,12 @@ class Sweep:
             torch.save({k: v.cpu() for k, v in outcome.model.state_dict().items()}, temporary)
         return path
 
-
-def test_set_uncertainty(outcome: RunOutcome) -> dict[str, list[float]]:
-    """95% percentile-bootstrap CIs over test images: how much one seed's number can move."""
-    preds = outcome.test_probs.argmax(1)
-    num_classes = outcome.test_probs.shape[1]
-    return {
-        metric: list(bootstrap_metric_ci(preds, outcome.test_targets, num_classes, metric, seed=0))
-        for metric in BOOTSTRAPPED
-    }
+    def keep(self, record: RunRecord) -> None:
+        """Stamp the record with this worker and append it to the worker's shard (durable on return);
+        under ddp only the process that writes keeps it."""
+        record.worker = self.worker_id
+        if self.writes:
+            append_record(self.runs_path, record)
 
 
 def describe_failure(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""A sweep's plan: the grid of (model x axes x seed) runs in a stable order, each with a stable id."""
+"""A sweep's plan: the grid of (model x axes x fold x seed) runs in a stable order, each with a stable id."""
 
 from __future__ import annotations
 
@@ -50,34 +50,73 @@ def apply_axes(config: Config, axes: dict[str, Any]) -> Config:
     return build(Config, raw, "")
 
 
+# Keys added after bcbench 0.1, left out of a run's identity while they hold their defaults, so the run
+# ids of sweeps started before them stay the same and those sweeps resume instead of starting over.
+_LATER_KEYS: dict[str, dict[str, Any]] = {
+    "data": {"source": "auto", "index": None, "class_names": [], "external": {}},
+    "train": {"select_by": "val_loss", "milestones": []},
+}
+
+
+def _identity_block(name: str, block: Any) -> dict[str, Any]:
+    values = to_dict(block)
+    return {key: value for key, value in values.items() if _LATER_KEYS.get(name, {}).get(key, ...) != value}
+
+
 def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
     """What makes a run distinct: changing any of it changes the run_id."""
-    return {
+    identity = {
         "model": spec.model,
         "seed": spec.seed,
         "weights": spec.weights,
-        "train": to_dict(spec.train),
-        "data": to_dict(config.data),
+        "train": _identity_block("train", spec.train),
+        "data": _identity_block("data", config.data),
         "augment": to_dict(config.augment),
         "efficiency": to_dict(config.efficiency),
     }
+    if spec.small_input_stem:
+        identity["small_input_stem"] = True
+    if spec.cv_key is not None:
+        evaluation = config.evaluation  # only what makes the folds: not the reporting keys
+        design = {"protocol": "kfold", "folds": evaluation.folds, "repeats": evaluation.repeats}
+        identity["cross_validation"] = {
+            **design,
+            "groups": evaluation.groups,
+            "repeat": spec.repeat,
+            "fold": spec.fold,
+        }
+    elif config.evaluation.groups != "auto":
+        identity["groups"] = config.evaluation.groups
+    return identity
 
 
 def make_run_id(spec: RunSpec, config: Config) -> str:
     canonical = json.dumps(run_identity(spec, config), sort_keys=True, default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
-    return f"{spec.model}-s{spec.seed}-{digest}"
+    fold = f"-r{spec.repeat}f{spec.fold}" if spec.cv_key is not None else ""
+    return f"{spec.model}-s{spec.seed}{fold}-{digest}"
+
+
+def fold_keys(config: Config) -> list[tuple[int, int] | None]:
+    """The (repeat, fold) cells of cross-validation, or [None] for a holdout split."""
+    evaluation = config.evaluation
+    if evaluation.protocol != "kfold":
+        return [None]
+    return [(repeat, fold) for repeat in range(evaluation.repeats) for fold in range(evaluation.folds)]
 
 
 def plan_runs(config: Config) -> list[PlannedRun]:
-    """The grid in a stable order: models, then axes, then seeds."""
+    """The grid in a stable order: models, then axes, then (repeat, fold), then seeds."""
     planned = []
     for model in config.models:
         for axes in axis_combinations(config):
             cell_config = apply_axes(config, axes)
-            for seed in config.seeds:
-                spec = run_spec(cell_config, model, seed, axes)
-                planned.append(PlannedRun(len(planned), spec, cell_config, make_run_id(spec, cell_config)))
+            for fold in fold_keys(cell_config):
+                for seed in config.seeds:
+                    spec = run_spec(cell_config, model, seed, axes, fold)
+                    planned.append(
+                        PlannedRun(len(planned), spec, cell_config, make_run_id(spec, cell_config))
+                    )
     return planned
 
 

@@ -25,6 +25,7 @@ from bcbench.train.recipe import (
     EarlyStopping,
     MixedPrecision,
     RunSpec,
+    Selection,
     TrainingDiverged,
     make_criterion,
     make_optimizer,
@@ -62,17 +63,19 @@ def train_run(
     accelerator: Any,
     on_epoch: EpochCallback | None = None,
     together: bool = False,
+    selection: Selection | None = None,
 ) -> RunOutcome:
     """Train ``spec.model`` on ``data``, restore the best-validation weights, predict val and test.
 
-    ``together``: all launched processes train this one run (strategy ddp).
+    ``together``: all launched processes train this one run (strategy ddp). ``selection``: what picks
+    the best epoch (default: the validation loss).
     """
     device = accelerator.device
     share = ProcessShare(accelerator, together)
     seed_everything(spec.seed, spec.train.deterministic)
     base_model = _build_model(spec, config, len(data.classes), device)
     trainer = _trainer(spec, config, data, base_model, share, device)
-    fit = _fit(trainer, base_model, data, spec.train, on_epoch)
+    fit = _fit(trainer, base_model, data, spec.train, on_epoch, selection or Selection())
     base_model.load_state_dict(fit.best_state)
     val_probs, val_y = _predict(trainer, data, "val", device)
     test_probs, test_y = _predict(trainer, data, "test", device)
@@ -91,7 +94,8 @@ def train_run(
 
 
 def _build_model(spec: RunSpec, config: Config, num_classes: int, device: torch.device) -> nn.Module:
-    model = build_model(spec.model, num_classes, spec.weights, config.data.image_size).to(device)
+    size = config.data.image_size
+    model = build_model(spec.model, num_classes, spec.weights, size, spec.small_input_stem).to(device)
     if spec.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -139,19 +143,24 @@ def _fit(
     data: DataBundle,
     train_cfg: TrainConfig,
     on_epoch: EpochCallback | None,
+    selection: Selection,
 ) -> _Fit:
-    """Epochs until the budget or early stopping; the best weights by validation loss are kept."""
+    """Epochs until the budget or early stopping; the best weights by ``selection`` are kept."""
     device = trainer.normalize.device
     train_x, train_y = (t.to(device, non_blocking=True) for t in data.tensors("train"))
     val_x, val_y = (t.to(device, non_blocking=True) for t in data.tensors("val"))
-    stopper = EarlyStopping(train_cfg.early_stopping_patience, train_cfg.min_epochs)
+    stopper = EarlyStopping(
+        train_cfg.early_stopping_patience, train_cfg.min_epochs, selection.higher_is_better
+    )
     fit = _Fit(history=[], best_epoch=0, best_state=_copy_state(base_model), train_seconds=0.0, images=0)
     for epoch in range(1, train_cfg.epochs + 1):
-        entry, seconds, seen = trainer.epoch(epoch, train_x, train_y, val_x, val_y)
+        entry, seconds, seen = trainer.epoch(epoch, train_x, train_y, val_x, val_y, selection.score)
+        if selection.score is not None:
+            entry[selection.name] = entry.pop("val_score")
         fit.train_seconds += seconds
         fit.images += seen
         fit.history.append(entry)
-        if stopper.update(epoch, entry["val_loss"]):
+        if stopper.update(epoch, entry[selection.name]):
             fit.best_state = _copy_state(base_model)
         if on_epoch is not None:
             on_epoch(entry)
@@ -237,8 +246,10 @@ class Trainer:
         train_y: torch.Tensor,
         val_x: torch.Tensor,
         val_y: torch.Tensor,
+        val_score: Callable[[torch.Tensor, torch.Tensor], float] | None = None,
     ) -> tuple[dict[str, Any], float, int]:
-        """Train one epoch, step the scheduler, validate: (history entry, training seconds, images)."""
+        """Train one epoch, step the scheduler, validate: (history entry, training seconds, images).
+        With ``val_score`` the entry also holds ``val_score`` of the validation predictions."""
         start = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         train_loss, train_acc, seen = self.train_epoch(train_x, train_y)
@@ -258,8 +269,10 @@ class Trainer:
             "val_loss": val_loss,
             "val_acc": float((val_probs.argmax(1) == val_y).float().mean()),
             "lr": lr,
-            "seconds": time.perf_counter() - start,
         }
+        if val_score is not None:
+            entry["val_score"] = val_score(val_probs.cpu(), val_y.cpu())
+        entry["seconds"] = time.perf_counter() - start
         return entry, train_seconds, seen
 
     @torch.inference_mode()
@@ -283,3 +296,23 @@ class Trainer:
 
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().clone() for key, value in model.state_dict().items()}
+
+
+@torch.inference_mode()
+def predict_probs(
+    model: nn.Module, images: torch.Tensor | Any, spec: RunSpec, config: Config, device: torch.device
+) -> torch.Tensor:
+    """Softmax probabilities [N, C] (on the CPU) of a trained model for uint8 images [N, 3, H, W] (resident
+    or streamed), with the run's normalisation, precision and evaluation batch size: how external test
+    sets are predicted."""
+    normalize = Normalizer(config.data.normalize, device, channels_last=spec.train.channels_last)
+    precision = MixedPrecision(spec.train.mixed_precision or "no", device)
+    model.eval()
+    probs = []
+    for start in range(0, len(images), spec.train.eval_batch_size):
+        index = torch.arange(start, min(start + spec.train.eval_batch_size, len(images)))
+        batch = images.index_select(0, index.to(images.device) if hasattr(images, "device") else index)
+        with precision.autocast():
+            logits = model(normalize(batch))
+        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+    return torch.cat(probs) if probs else torch.empty(0, 0)

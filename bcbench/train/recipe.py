@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,10 +30,24 @@ class RunSpec:
     weights: str | None
     train: TrainConfig
     axes: dict[str, Any] = field(default_factory=dict)  # swept values besides model and seed
+    small_input_stem: bool = False
+    repeat: int | None = None  # cross-validation: which fold assignment (None: holdout)
+    fold: int | None = None  # cross-validation: which test fold
+
+    @property
+    def cv_key(self) -> tuple[int, int] | None:
+        return None if self.fold is None else (self.repeat or 0, self.fold)
 
 
-def run_spec(config: Config, model: str, seed: int, axes: dict[str, Any] | None = None) -> RunSpec:
-    """Merge per-model options (learning rate, batch size) into the train recipe."""
+def run_spec(
+    config: Config,
+    model: str,
+    seed: int,
+    axes: dict[str, Any] | None = None,
+    fold: tuple[int, int] | None = None,
+) -> RunSpec:
+    """Merge per-model options (learning rate, batch size, stem) into the train recipe; ``fold`` is the
+    (repeat, fold) of a cross-validation run."""
     options = config.options_for(model)
     train = config.train
     if train.mixed_precision is None:
@@ -41,7 +56,17 @@ def run_spec(config: Config, model: str, seed: int, axes: dict[str, Any] | None 
         train = replace(train, lr=options.lr)
     if options.batch_size is not None:
         train = replace(train, batch_size=options.batch_size)
-    return RunSpec(model=model, seed=seed, weights=options.weights, train=train, axes=dict(axes or {}))
+    repeat, fold_index = fold if fold is not None else (None, None)
+    return RunSpec(
+        model=model,
+        seed=seed,
+        weights=options.weights,
+        train=train,
+        axes=dict(axes or {}),
+        small_input_stem=options.small_input_stem,
+        repeat=repeat,
+        fold=fold_index,
+    )
 
 
 def launcher_mixed_precision() -> str:
@@ -98,6 +123,10 @@ def make_optimizer(model: nn.Module, train: TrainConfig, device: torch.device) -
 def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig) -> Any:
     if train.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=train.step_size, gamma=train.gamma)
+    if train.scheduler == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(train.milestones), gamma=train.gamma
+        )
     if train.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs)
     return None
@@ -111,25 +140,46 @@ def make_criterion(train: TrainConfig, class_counts: list[int], device: torch.de
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=train.label_smoothing)
 
 
-class EarlyStopping:
-    """Stop when validation loss has not improved for ``patience`` epochs, never before ``min_epochs``."""
+@dataclass(frozen=True)
+class Selection:
+    """The validation quantity that picks the best epoch and drives early stopping (``train.select_by``):
+    its name in the history, its direction, and ``score(val_probs, val_labels)`` (None for ``val_loss``,
+    which the loop computes itself). The sweep supplies scores from ``bcbench.metrics``."""
 
-    def __init__(self, patience: int, min_epochs: int) -> None:
+    name: str = "val_loss"
+    higher_is_better: bool = False
+    score: Callable[[torch.Tensor, torch.Tensor], float] | None = None
+
+
+class EarlyStopping:
+    """Keep the best epoch by a validation quantity (``train.select_by``); stop when it has not improved
+    for ``patience`` epochs, never before ``min_epochs``. A NaN value (e.g. AUROC on a validation set
+    missing a class) never counts as an improvement, except that the first epoch is always kept."""
+
+    def __init__(self, patience: int, min_epochs: int, higher_is_better: bool = False) -> None:
         self.patience = patience
         self.min_epochs = min_epochs
-        self.best_loss = math.inf
+        self.sign = -1.0 if higher_is_better else 1.0
+        self.best_value: float | None = None
         self.best_epoch = 0
         self.epochs_without_improvement = 0
 
-    def update(self, epoch: int, val_loss: float) -> bool:
-        """Record this epoch's loss; True when it is the best so far."""
-        if val_loss < self.best_loss:
-            self.best_loss = val_loss
+    def update(self, epoch: int, value: float) -> bool:
+        """Record this epoch's value; True when it is the best so far."""
+        if self._improves(value):
+            self.best_value = value
             self.best_epoch = epoch
             self.epochs_without_improvement = 0
             return True
         self.epochs_without_improvement += 1
         return False
+
+    def _improves(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        if math.isnan(value):
+            return False
+        return math.isnan(self.best_value) or self.sign * value < self.sign * self.best_value
 
     def should_stop(self, epoch: int) -> bool:
         if self.patience == 0 or epoch < self.min_epochs:

@@ -94,3 +94,9 @@ def test_to_dict_round_trips():
     )
     assert build(Config, to_dict(config), "") == config
     assert to_dict(config)["axes"] == {"train.lr": [1, 2]}
+
+
+def test_yaml_words_read_as_booleans_are_given_back_for_choices():
+    # YAML 1.1 reads `no` as False: train.mixed_precision=no must still mean "no"
+    assert load_config(None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
+    assert load_config(None, ["train.deterministic=no"]).train.deterministic is False

@@ -14,7 +14,7 @@ from bcbench.data import (
     build_data,
     stratified_split,
 )
-from bcbench.data.split import manifest_split, split_sha256
+from bcbench.data.split import manifest_split, read_manifest, split_sha256
 from bcbench.errors import DataError
 from tests.helpers import assert_one_line_error
 
@@ -140,3 +140,14 @@ def test_relative_manifest_resolves_against_the_data_root(make_image_folder: Cal
     (root / "split.csv").write_text("path,split\n" + "\n".join(rows) + "\n")
     bundle = build_data(DataConfig(root=str(root), image_size=8, manifest="split.csv"))
     assert bundle.counts() == {"train": 2, "val": 2, "test": 2}
+
+
+def test_comment_lines_are_skipped_and_rows_keep_the_files_numbers(tmp_path):
+    manifest = tmp_path / "split.csv"
+    manifest.write_text("# where this split comes from\npath,split\n# a note\na.png,train\nb.png,holdout\n")
+    with pytest.raises(DataError) as error:
+        read_manifest(manifest)
+    assert_one_line_error(error, "row 5: unknown split 'holdout'")
+    manifest.write_text("# where this split comes from\npath,split\n# a note\na.png,train\nb.png,test\n")
+    _, assigned = read_manifest(manifest)
+    assert assigned == {"a.png": ("train", 4), "b.png": ("test", 5)}

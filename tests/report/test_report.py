@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special as scipy_special
 from scipy import stats as scipy_stats
 
 from bcbench.record.select import group_label, minority_class
@@ -19,6 +20,7 @@ from bcbench.report.figures import (
     curves_figure,
     pareto_figure,
 )
+from bcbench.stats.intervals import LOGIT_EPS
 from tests.report.fake_records import (
     CONFUSIONS,
     COSTS,
@@ -74,9 +76,15 @@ def test_summary_csv_matches_numpy(tmp_path):
             assert row["n"] == 3
             assert row["mean"] == pytest.approx(values.mean())
             assert row["std"] == pytest.approx(values.std(ddof=1))
-            half = scipy_stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
-            assert row["ci_t_low"] == pytest.approx(values.mean() - half)
-            assert row["ci_t_high"] == pytest.approx(values.mean() + half)
+            bounded = metric != "latency_p50_ms"  # scores in [0, 1]: the interval is made on the logit scale
+            clipped = np.clip(values, LOGIT_EPS, 1 - LOGIT_EPS)  # recall can be exactly 0 or 1
+            scale = np.log(clipped / (1 - clipped)) if bounded else values
+            half = scipy_stats.t.ppf(0.975, 2) * scale.std(ddof=1) / np.sqrt(3)
+            low, high = scale.mean() - half, scale.mean() + half
+            expected = (scipy_special.expit(low), scipy_special.expit(high)) if bounded else (low, high)
+            assert (row["ci_t_low"], row["ci_t_high"]) == pytest.approx(expected)
+            assert 0 <= row["ci_t_low"] <= row["ci_t_high"] <= 1 or not bounded
+            assert row["interval"] == "t over seeds, logit scale for scores"
     assert "auroc_macro" not in set(summary["metric"])  # never measured: left out
     assert {"f1_macro", "f1_weighted", "params", "flops", "epochs_run"} <= set(summary["metric"])
     epochs = summary[(summary["model"] == "tiny") & (summary["metric"] == "epochs_run")].iloc[0]

@@ -1,6 +1,8 @@
 """The plan: the grid, stable run ids, axes, shards."""
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +10,8 @@ from bcbench.config import load_config
 from bcbench.errors import ConfigError
 from bcbench.sweep import make_run_id, plan_runs, shard
 from bcbench.train import run_spec
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _config(*overrides):
@@ -69,3 +73,24 @@ def test_make_run_id_names_model_and_seed():
     config = _config()
     spec = run_spec(config, "simple_cnn", 2)
     assert make_run_id(spec, config).startswith("simple_cnn-s2-")
+
+
+def test_kfold_makes_repeat_and_fold_run_axes_with_their_own_ids():
+    config = _config("evaluation.protocol=kfold", "evaluation.folds=3", "evaluation.repeats=2", "seeds=[0]")
+    planned = plan_runs(config)
+    assert len(planned) == 2 * 3 * 2  # models x folds x repeats x seeds (2 models in _config)
+    keys = [(p.spec.model, p.spec.repeat, p.spec.fold) for p in planned]
+    assert len(set(keys)) == len(keys) and len({p.run_id for p in planned}) == len(planned)
+    assert planned[1].run_id.startswith(f"{planned[1].spec.model}-s0-r0f1-")
+
+
+def test_sweeps_started_before_new_keys_keep_their_run_ids():
+    """A sweep of the old main (tests/fixtures/legacy_runs.jsonl) resumes instead of running again."""
+    legacy = [json.loads(line) for line in (FIXTURES / "legacy_runs.jsonl").read_text().splitlines()]
+    overrides = [
+        "name=legacy", "models=[simple_cnn,study_mobilenet]", "seeds=[0,1,2]", "train.epochs=1",
+        "data.image_size=32", "efficiency.iterations=2", "efficiency.warmup=1", "train.batch_size=16",
+        "train.scheduler=none", "train.early_stopping_patience=4", "model_options={simple_cnn: {lr: 3.0e-4}}",
+    ]  # fmt: skip
+    planned = plan_runs(load_config(None, overrides))
+    assert [p.run_id for p in planned] == [record["run_id"] for record in legacy]

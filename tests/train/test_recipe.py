@@ -1,5 +1,7 @@
 """The training recipe: per-model options, early stopping, the fused optimiser switch."""
 
+import pytest
+
 from bcbench.config import load_config
 from bcbench.train import run_spec
 from bcbench.train.recipe import EarlyStopping
@@ -42,3 +44,30 @@ def test_fused_optimizer_is_a_switch():
     plain = make_optimizer(model, _config("train.fused_optimizer=false").train, torch.device("cpu"))
     assert plain.defaults["fused"] in (None, False)
     assert fused.defaults["fused"] is True  # torch >= 2.4 has a CPU kernel
+
+
+def test_early_stopping_on_a_score_where_higher_is_better_and_nan_never_improves():
+    stopper = EarlyStopping(patience=2, min_epochs=1, higher_is_better=True)
+    assert stopper.update(1, float("nan"))  # the first epoch is always kept
+    assert stopper.update(2, 0.70)  # a number beats a NaN
+    assert not stopper.update(3, float("nan"))
+    assert stopper.update(4, 0.80)
+    assert not stopper.update(5, 0.79)
+    assert not stopper.update(6, 0.80)  # equal is not better
+    assert stopper.best_epoch == 4 and stopper.best_value == 0.80 and stopper.should_stop(6)
+
+
+def test_multistep_scheduler_follows_the_milestones():
+    import torch
+
+    from bcbench.config import TrainConfig
+    from bcbench.train.recipe import make_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = make_scheduler(optimizer, TrainConfig(scheduler="multistep", milestones=(2, 4), gamma=0.1))
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01])

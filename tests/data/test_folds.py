@@ -1,0 +1,86 @@
+"""Cross-validation folds and group-aware splits: every image tested once per repeat, groups never split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcbench.data.folds import grouped_holdout, kfold_splits
+from bcbench.errors import DataError
+from tests.helpers import assert_one_line_error
+
+CLASSES = ["benign", "malignant", "normal"]
+LABELS = np.array([0] * 40 + [1] * 25 + [2] * 15)
+
+
+def grouped_data() -> tuple[np.ndarray, np.ndarray]:
+    """80 images of 30 patients with 1-5 images each; a patient's images share its class."""
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 6, size=30)
+    groups = np.repeat([f"p{i}" for i in range(30)], sizes)
+    labels = np.repeat(rng.integers(0, 3, size=30), sizes)
+    return labels, groups
+
+
+def test_every_image_is_tested_exactly_once_per_repeat_and_splits_are_disjoint():
+    folds = kfold_splits(LABELS, None, folds=5, repeats=2, val_fraction=0.15, seed=0, classes=CLASSES)
+    assert sorted(folds) == [(r, f) for r in range(2) for f in range(5)]
+    for repeat in range(2):
+        tested = np.concatenate([folds[(repeat, fold)]["test"] for fold in range(5)])
+        assert np.array_equal(np.sort(tested), np.arange(LABELS.size))
+        for fold in range(5):
+            parts = folds[(repeat, fold)]
+            together = np.concatenate([parts["train"], parts["val"], parts["test"]])
+            assert np.array_equal(np.sort(together), np.arange(LABELS.size))
+            assert np.bincount(LABELS[parts["test"]]).tolist() == [8, 5, 3]  # stratified
+            assert parts["val"].size == 10  # ceil(0.15 x 64), carved from the training folds
+    assert not np.array_equal(folds[(0, 0)]["test"], folds[(1, 0)]["test"])  # repeats reshuffle
+
+
+def test_folds_depend_on_the_seed_only():
+    first = kfold_splits(LABELS, None, 4, 1, 0.2, seed=7, classes=CLASSES)
+    again = kfold_splits(LABELS, None, 4, 1, 0.2, seed=7, classes=CLASSES)
+    other = kfold_splits(LABELS, None, 4, 1, 0.2, seed=8, classes=CLASSES)
+    assert all(np.array_equal(first[key]["test"], again[key]["test"]) for key in first)
+    assert not all(np.array_equal(first[key]["test"], other[key]["test"]) for key in first)
+
+
+def test_grouped_folds_never_split_a_group():
+    labels, groups = grouped_data()
+    folds = kfold_splits(labels, groups, folds=5, repeats=2, val_fraction=0.2, seed=0, classes=CLASSES)
+    for repeat in range(2):
+        test_fold_of = {}
+        for fold in range(5):
+            parts = folds[(repeat, fold)]
+            train, val, test = (set(groups[parts[name]]) for name in ("train", "val", "test"))
+            assert not (train & test or train & val or val & test), (repeat, fold)
+            for group in test:
+                assert test_fold_of.setdefault(group, fold) == fold  # a group is in one test fold only
+        assert len(test_fold_of) == 30
+
+
+def test_grouped_holdout_keeps_groups_whole():
+    labels, groups = grouped_data()
+    parts = grouped_holdout(labels, groups, 0.2, 0.2, seed=1, classes=CLASSES)
+    train, val, test = (set(groups[parts[name]]) for name in ("train", "val", "test"))
+    assert train and val and test and not (train & test or train & val or val & test)
+    assert sum(part.size for part in parts.values()) == labels.size
+
+
+def test_more_folds_than_the_smallest_class_names_it():
+    with pytest.raises(DataError) as error:
+        kfold_splits(LABELS, None, folds=16, repeats=1, val_fraction=0.1, seed=0, classes=CLASSES)
+    assert_one_line_error(error, "evaluation.folds=16", "class 'normal' has only 15 images", "15 or fewer")
+
+
+def test_more_folds_than_groups_says_so():
+    labels, groups = grouped_data()
+    with pytest.raises(DataError) as error:
+        kfold_splits(labels, groups, folds=31, repeats=1, val_fraction=0.1, seed=0, classes=CLASSES)
+    assert_one_line_error(error, "evaluation.folds=31", "only 30 groups")
+
+
+def test_cross_validation_needs_a_validation_fraction():
+    with pytest.raises(DataError) as error:
+        kfold_splits(LABELS, None, folds=3, repeats=1, val_fraction=0.0, seed=0, classes=CLASSES)
+    assert_one_line_error(error, "data.val_fraction")

@@ -1,0 +1,44 @@
+"""Scores over the classes an external set holds, and the validation scores that pick the best epoch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, roc_auc_score
+
+from bcbench.metrics import present_class_metrics, selection_score
+
+
+def test_external_metrics_cover_the_classes_present_only():
+    # true classes 0 and 2 only (class 1 absent); the model predicts class 1 once (an error)
+    probs = torch.tensor(
+        [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.3, 0.1, 0.6], [0.5, 0.1, 0.4]]
+    )
+    targets = torch.tensor([0, 0, 0, 2, 2, 2])
+    metrics = present_class_metrics(probs, targets, ["benign", "malignant", "normal"])
+    assert metrics["classes_present"] == ["benign", "normal"]
+    assert set(metrics["per_class"]) == {"benign", "normal"}
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    preds = probs.argmax(1).numpy()
+    assert metrics["f1_macro"] == pytest.approx(f1_score(targets, preds, labels=[0, 2], average="macro"))
+    expected_auroc = np.mean([roc_auc_score(targets == c, probs[:, c]) for c in (0, 2)])
+    assert metrics["auroc_macro"] == pytest.approx(expected_auroc)
+    assert metrics["confusion_matrix"][0] == [2, 1, 0]  # the absent class is still a column
+
+
+def test_selection_scores_have_the_right_direction_and_values():
+    probs = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.8, 0.2]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert selection_score("val_loss") == (False, None)
+    higher, accuracy = selection_score("val_accuracy")
+    assert higher and accuracy(probs, labels) == pytest.approx(0.5)
+    assert selection_score("val_f1_macro")[1](probs, labels) == pytest.approx(
+        f1_score(labels, [0, 1, 1, 0], average="macro")
+    )
+    assert selection_score("val_auroc")[1](probs, labels) == pytest.approx(roc_auc_score(labels, probs[:, 1]))
+    assert math.isnan(selection_score("val_auroc")[1](probs, torch.tensor([0, 0, 0, 0])))
+    with pytest.raises(ValueError, match="val_loss"):
+        selection_score("val_precision")
