@@ -87,3 +87,32 @@ def run_in_process(command: Callable[[list[str]], int], argv: list[str]) -> int:
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
+
+
+def sweep_json_records(directory: Path) -> list[dict[str, Any]]:
+    """Every record of a sweep folder as written, while it runs too: ``runs.jsonl`` and the workers'
+    shards ``runs/*.jsonl`` (a line found in both counted once; unparseable lines left out)."""
+    seen: set[str] = set()
+    records = []
+    for path in [directory / "runs.jsonl", *sorted((directory / "runs").glob("*.jsonl"))]:
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            if line.strip() in seen:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+            seen.add(line.strip())
+    return records
+
+
+def shard_files(directory: Path) -> list[Path]:
+    """The workers' record files of a sweep folder."""
+    return sorted((directory / "runs").glob("*.jsonl"))
+
+
+def live_claims(directory: Path) -> list[Path]:
+    """The claim files left in a sweep folder."""
+    return sorted((directory / "claims").glob("*.claim"))

@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("bcbench.cli.commands", "models_command"),
     "compare": ("bcbench.cli.commands", "compare_command"),
     "efficiency": ("bcbench.cli.cost", "main"),
+    "submit": ("bcbench.cli.submit", "submit_command"),
 }
 
 

@@ -1,7 +1,13 @@
-"""Run records on disk: an append-only JSONL file, written durably and read defensively.
+"""Run records on disk: append-only JSONL files, written durably and read defensively.
 
 A record is one JSON object on one line. Appends are a single ``write`` followed by flush and
 fsync, so a killed process leaves at most one torn last line, which the reader reports and ignores.
+
+A sweep folder holds one shard per worker process, ``runs/<worker-id>.jsonl``: each file has a
+single writer, so no lock is needed across machines (``flock`` is node-local on NFS and appends
+there are not atomic). Readers merge every shard with ``runs.jsonl``, which is either the file of
+a sweep written before shards existed or the merged copy that ``consolidate`` writes when a sweep
+completes; a line present in both is read once.
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bcbench.atomic import write_atomic
 from bcbench.record.schema import RunRecord, as_record
 from bcbench.serial import json_safe
 
 RUNS_FILE = "runs.jsonl"
+SHARDS_DIR = "runs"  # <sweep>/runs/<worker-id>.jsonl: one append-only file per worker process
 
 
 @dataclass
@@ -64,14 +72,25 @@ def append_record(path: str | Path, record: RunRecord | Mapping[str, Any]) -> No
     payload = record.to_json() if isinstance(record, RunRecord) else dict(record)
     line = json.dumps(json_safe(payload), allow_nan=False) + "\n"
     with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # several processes of one host may share the file
+        locked = _lock(handle)  # several processes of one host may share a file written by hand
         try:
             _terminate_torn_line(handle)
             handle.write(line.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _lock(handle: Any) -> bool:
+    """Take the file lock where the file system offers one; a shard has one writer and needs none
+    (NFS mounted with ``nolock`` answers ENOLCK, which must not stop a sweep)."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    except OSError:
+        return False
+    return True
 
 
 def _terminate_torn_line(handle: Any) -> None:
@@ -104,29 +123,74 @@ def load_records(path: str | Path) -> LoadedRecords:
 
 @dataclass
 class SweepRecords(LoadedRecords):
-    """Every record of a sweep folder, and which files they came from."""
+    """Every record of a sweep folder (a line found in several files counted once), and their files."""
 
     sources: list[Path] = field(default_factory=list)
     bad: dict[str, list[int]] = field(default_factory=dict)  # file -> unreadable line numbers
 
 
+def shard_path(directory: str | Path, worker_id: str) -> Path:
+    """The records file that worker ``worker_id`` alone appends to."""
+    return Path(directory) / SHARDS_DIR / f"{worker_id}.jsonl"
+
+
 def sweep_record_files(directory: str | Path) -> list[Path]:
-    """The record files of a sweep folder that exist: ``runs.jsonl``."""
-    path = Path(directory) / RUNS_FILE
-    return [path] if path.is_file() else []
+    """The record files of a sweep folder that exist: ``runs.jsonl``, then ``runs/*.jsonl`` by name."""
+    directory = Path(directory)
+    legacy = directory / RUNS_FILE
+    shards = sorted((directory / SHARDS_DIR).glob("*.jsonl")) if (directory / SHARDS_DIR).is_dir() else []
+    return [path for path in [legacy, *shards] if path.is_file()]
 
 
 def read_sweep(directory: str | Path) -> SweepRecords:
-    """All records of a sweep folder (``bad_lines`` are those of the first file with any)."""
+    """All records of a sweep folder, every file merged (``bad_lines`` are those of the first file with
+    any). ``newest()`` keeps one record per run id; a torn last line of any file is reported, not fatal."""
     merged = SweepRecords()
+    seen: set[str] = set()
     for path in sweep_record_files(directory):
-        loaded = load_records(path)
         merged.sources.append(path)
-        merged.records += loaded.records
-        if loaded.bad_lines:
-            merged.bad[str(path)] = loaded.bad_lines
-            merged.bad_lines = merged.bad_lines or loaded.bad_lines
+        bad = []
+        for number, text in _lines(path):
+            if text in seen:  # the consolidated runs.jsonl repeats the shards' lines
+                continue
+            record = _parse(text)
+            if record is None:
+                bad.append(number)
+                continue
+            seen.add(text)
+            merged.records.append(record)
+        if bad:
+            merged.bad[str(path)] = bad
+            merged.bad_lines = merged.bad_lines or bad
     return merged
+
+
+def consolidate(directory: str | Path) -> Path:
+    """Make ``runs.jsonl`` hold every record of the sweep: its own lines first, as they are, then each
+    shard line it lacks, oldest finished first. Written atomically; the shards stay the source (a
+    worker may still be appending), so two workers consolidating at once lose nothing."""
+    directory = Path(directory)
+    legacy = directory / RUNS_FILE
+    kept = [text for _, text in _lines(legacy)] if legacy.is_file() else []
+    present = set(kept)
+    added: list[tuple[str, str, int, str]] = []
+    for path in sweep_record_files(directory):
+        if path == legacy:
+            continue
+        for number, text in _lines(path):
+            record = None if text in present else _parse(text)
+            if record is not None:
+                present.add(text)
+                added.append((record.finished_at or "", path.name, number, text))
+    if added:
+        write_atomic(legacy, "".join(f"{text}\n" for text in [*kept, *(a[-1] for a in sorted(added))]))
+    return legacy
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, stripped text) of every non-blank line of a file."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return [(number, line.strip()) for number, line in enumerate(handle, start=1) if line.strip()]
 
 
 def _parse(line: str) -> RunRecord | None:

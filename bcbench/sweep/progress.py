@@ -22,6 +22,7 @@ class SweepObserver(Protocol):
     """Progress hooks; the CLI renders them with Rich, the library stays silent."""
 
     def sweep_started(self, total: int, done: int, todo: int) -> None: ...
+    def sweep_progress(self, done: int, total: int, mine: int) -> None: ...
     def data_loading(self, done: int, total: int) -> None: ...
     def run_started(self, planned: PlannedRun, position: int, todo: int) -> None: ...
     def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None: ...
@@ -30,6 +31,9 @@ class SweepObserver(Protocol):
 
 class SilentObserver:
     def sweep_started(self, total: int, done: int, todo: int) -> None:
+        pass
+
+    def sweep_progress(self, done: int, total: int, mine: int) -> None:
         pass
 
     def data_loading(self, done: int, total: int) -> None:
@@ -46,10 +50,12 @@ class SilentObserver:
 
 
 class RichObserver:
-    """Overall runs bar with ETA, the current run's epoch bar, and one line per finished run."""
+    """The sweep's runs bar (every worker's runs) with ETA, the current run's epoch bar, and one line per
+    run this process finished (prefixed with ``label`` when several workers share a terminal)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, label: str = "") -> None:
         self.console = console
+        self.prefix = f"[dim]{label}[/] " if label else ""
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -72,8 +78,13 @@ class RichObserver:
         self.progress.stop()
 
     def sweep_started(self, total: int, done: int, todo: int) -> None:
-        self.console.print(f"{done} of {total} runs done, running {todo}")
-        self.runs_task = self.progress.add_task("runs", total=todo, status="")
+        self.console.print(f"{self.prefix}{done} of {total} runs done, running {todo}")
+        self.runs_task = self.progress.add_task("runs", total=total, completed=done, status="")
+
+    def sweep_progress(self, done: int, total: int, mine: int) -> None:
+        """Runs recorded by any worker so far; ``mine``: by this one."""
+        if self.runs_task is not None:
+            self.progress.update(self.runs_task, completed=done, total=total, status=f"{mine} by this worker")
 
     def data_loading(self, done: int, total: int) -> None:
         if self.data_task is None:
@@ -100,9 +111,9 @@ class RichObserver:
             test = record.test
             seconds = (record.efficiency.train_seconds if record.efficiency else None) or 0.0
             self.console.print(
-                f"[green]ok[/] {name}: acc {test.accuracy:.3f} macro-F1 {test.f1_macro:.3f} "
+                f"{self.prefix}[green]ok[/] {name}: acc {test.accuracy:.3f} macro-F1 {test.f1_macro:.3f} "
                 f"({record.epochs_run} epochs, {seconds:.1f} s)",
                 highlight=False,
             )
         else:
-            self.console.print(f"[red]failed[/] {name}: {record.error}", highlight=False)
+            self.console.print(f"{self.prefix}[red]failed[/] {name}: {record.error}", highlight=False)

@@ -1,21 +1,27 @@
-"""Orchestration behind `bcbench run`: plan, run this process's share, then summarise (main process)."""
+"""Orchestration behind `bcbench run`: plan, take runs from the sweep's queue, summarise once complete."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from bcbench.atomic import write_atomic
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostMeter
-from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, ConfigError
-from bcbench.record.store import RUNS_FILE, read_sweep
+from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError
+from bcbench.record.store import RUNS_FILE, consolidate, read_sweep
 from bcbench.sweep.execute import Sweep
-from bcbench.sweep.plan import PlannedRun, plan_runs, shard, sweep_dir
+from bcbench.sweep.identity import new_worker_id
+from bcbench.sweep.plan import PlannedRun, plan_runs, sweep_dir
 from bcbench.sweep.progress import RichObserver
+from bcbench.sweep.queue import ClaimBoard, check_claims_folder
+from bcbench.sweep.spawn import check_layout, run_processes, worker_slots
+from bcbench.sweep.worker import QueueWorker, WorkerOutcome
 
 
 def make_accelerator() -> Any:
@@ -35,18 +41,67 @@ def resolve_strategy(strategy: str, runs: int, processes: int) -> str:
 
 
 def run_sweep(
-    config: Config, fresh: bool = False, dry_run: bool = False, console: Console | None = None
+    config: Config,
+    fresh: bool = False,
+    dry_run: bool = False,
+    console: Console | None = None,
+    directory: Path | None = None,
 ) -> int:
-    """Run the sweep described by ``config``; the exit code says whether any run failed."""
+    """Run the sweep described by ``config`` as one worker of its queue (with
+    ``queue.workers_per_device`` > 1: start that many worker processes per device and wait for them);
+    the exit code says whether any run failed. ``directory``: the sweep folder, when already chosen."""
     console = console or Console()
     planned = plan_runs(config)
-    directory = sweep_dir(config, fresh)
+    directory = directory or sweep_dir(config, fresh)
     if dry_run:
         for item in planned:
             console.print(
                 f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}"
             )
         return EXIT_OK
+    if config.queue.workers_per_device > 1:
+        return run_local_workers(config, planned, directory, console)
+    return run_worker(config, planned, directory, console)
+
+
+def run_local_workers(config: Config, planned: list[PlannedRun], directory: Path, console: Console) -> int:
+    """``queue.workers_per_device`` > 1: start the workers (see ``spawn``), wait, then report."""
+    import torch
+
+    check_layout(config)
+    preflight(config, planned, torch.device("cpu"), directory)  # models, folders: checked once, here
+    prepare_directory(directory, config)
+    slots = worker_slots(config.queue.workers_per_device)
+    labels = ", ".join(label for label, _ in slots)
+    console.print(f"starting {len(slots)} workers ({labels}) on {directory}")
+    codes = run_processes(slots, run_worker, (config, planned, directory))
+    if codes is None:
+        console.print(
+            "[yellow]interrupted:[/] the workers gave back their runs in progress; finished runs are kept "
+            f"in {directory}. Rerun the same command to resume.",
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
+    if EXIT_USAGE in codes:
+        return EXIT_USAGE  # each worker printed its error
+    if any(code not in (EXIT_OK, EXIT_RUN_FAILED) for code in codes):
+        console.print(
+            f"[yellow]note:[/] worker exit codes {codes}; what a worker left was taken by the others"
+        )
+    return write_summary(directory, planned, console)
+
+
+def run_worker(
+    config: Config,
+    planned: list[PlannedRun],
+    directory: Path,
+    console: Console,
+    label: str = "",
+    report: bool = True,
+) -> int:
+    """This process as one worker of the sweep (or one process of an ``accelerate launch``); the worker
+    that completes the sweep writes the report (under Accelerate: the main process, at the end), unless
+    ``report`` is off (a parent process reports instead)."""
     accelerator = make_accelerator()
     strategy = resolve_strategy(config.strategy, len(planned), accelerator.num_processes)
     main = accelerator.is_main_process
@@ -54,29 +109,50 @@ def run_sweep(
     preflight(config, planned, accelerator.device, directory)
     if main:
         prepare_directory(directory, config)
-    with RichObserver(process_console) as observer:
-        sweep = Sweep(config, accelerator, directory, observer, CostMeter(accelerator.device), strategy)
+    worker_id = new_worker_id(label)
+    with RichObserver(process_console, label) as observer:
+        meter = CostMeter(accelerator.device)
+        sweep = Sweep(config, accelerator, directory, observer, meter, strategy, worker_id)
         sweep.load_data(planned)  # decode before any training: bad data fails here, not per run
-        todo = sweep.pending(planned)
-        # every process must see the same pending list before any of them appends a record
-        accelerator.wait_for_everyone()
-        mine = (
-            todo
-            if strategy == "ddp"
-            else shard(todo, accelerator.process_index, accelerator.num_processes, expected_cost(directory))
-        )
         try:
-            written = sweep.run(mine, total=len(planned), done=len(planned) - len(todo))
+            outcome = _work(sweep, planned, _warner(console if main else Console(stderr=True), label))
         except KeyboardInterrupt:
             process_console.print(
-                f"[yellow]interrupted:[/] the run in progress was abandoned; finished runs are kept in "
-                f"{directory / RUNS_FILE}. Rerun the same command to resume."
+                "[yellow]interrupted:[/] the run in progress was abandoned and given back to the queue; "
+                f"finished runs are kept in {directory}. Rerun the same command to resume.",
+                soft_wrap=True,
             )
             return EXIT_INTERRUPTED
     accelerator.wait_for_everyone()
-    if not main:
-        return EXIT_RUN_FAILED if any(not r.ok for r in written) else EXIT_OK
-    return write_summary(directory, planned, console)
+    if main and report and (outcome.last or accelerator.num_processes > 1):
+        return write_summary(directory, planned, console)
+    if main and report:
+        console.print(
+            f"this worker recorded {len(outcome.written)} run(s) in {directory}; the worker that finishes "
+            "the last run writes the report (or: bench/compare.py on the folder)",
+            soft_wrap=True,
+        )
+    return EXIT_RUN_FAILED if outcome.failed else EXIT_OK
+
+
+def _work(sweep: Sweep, planned: list[PlannedRun], warn: Callable[[str], None]) -> WorkerOutcome:
+    """ddp: every process trains each pending run together; otherwise take runs from the queue."""
+    accelerator = sweep.accelerator
+    if sweep.strategy == "ddp":
+        todo = sweep.pending(planned)
+        # every process must see the same pending list before any of them appends a record
+        accelerator.wait_for_everyone()
+        written = sweep.run(todo, total=len(planned), done=len(planned) - len(todo))
+        return WorkerOutcome(written, last=True)
+    board = ClaimBoard(sweep.directory, sweep.worker_id, sweep.config.queue, warn)
+    worker = QueueWorker(sweep, planned, board, expected_cost(sweep.directory), warn)
+    accelerator.wait_for_everyone()  # the processes of one launch start taking runs together
+    return worker.run()
+
+
+def _warner(console: Console, label: str) -> Callable[[str], None]:
+    prefix = f"{label} " if label else ""
+    return lambda message: console.print(f"[yellow]note:[/] {prefix}{escape(message)}", highlight=False)
 
 
 def preflight(config: Config, planned: list[PlannedRun], device: Any, directory: Path) -> None:
@@ -87,7 +163,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
 
     checked = set()
     for item in planned:
-        key = (item.spec.model, item.spec.weights, item.config.data.image_size)
+        key = (item.spec.model, item.spec.weights, item.config.data.image_size, item.spec.small_input_stem)
         if key not in checked:
             check_model(*key)
             checked.add(key)
@@ -101,6 +177,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
                 "use fp16 or no"
             )
     check_writable(directory)
+    check_claims_folder(directory)
 
 
 def check_writable(directory: Path) -> None:
@@ -118,7 +195,7 @@ def check_writable(directory: Path) -> None:
 
 
 def expected_cost(directory: Path) -> dict[str, float]:
-    """Median wall seconds per model from earlier records, to balance processes by work."""
+    """Median wall seconds per model from earlier records: workers take the longest runs first."""
     import statistics
 
     seconds: dict[str, list[float]] = {}
@@ -137,9 +214,13 @@ def prepare_directory(directory: Path, config: Config) -> None:
 
 
 def write_summary(directory: Path, planned: list[PlannedRun], console: Console) -> int:
-    """Write the report files and print the tables from the stored records; report failures."""
+    """Write the report files and print the tables from the stored records; report failures.
+
+    First ``runs.jsonl`` is made to hold every record of the sweep (the workers' shards merged), so
+    scripts that read that one file keep working."""
     from bcbench.report import write_report
 
+    consolidate(directory)
     loaded = read_sweep(directory)
     for source, lines in loaded.bad.items():
         console.print(f"[yellow]warning:[/] ignored unreadable lines {lines} in {source}")
@@ -156,3 +237,19 @@ def write_summary(directory: Path, planned: list[PlannedRun], console: Console) 
         console.print("[red]some runs failed; rerun the same command to retry them[/]")
         return EXIT_RUN_FAILED
     return EXIT_OK
+
+
+def summarise_sweep(config: Config, directory: Path, console: Console) -> int:
+    """The report of a sweep whose workers have all ended (the dependent job of ``bcbench submit``):
+    exit 1 when a run failed or has no record yet (all workers ended early: submit again)."""
+    planned = plan_runs(config)
+    code = write_summary(directory, planned, console)
+    latest = {record.run_id for record in read_sweep(directory).records}
+    missing = [item.run_id for item in planned if item.run_id not in latest]
+    if missing:
+        console.print(
+            f"[red]{len(missing)} of {len(planned)} runs have no record (their workers ended early); "
+            "submit the same command again to run them[/]"
+        )
+        return EXIT_RUN_FAILED
+    return code

@@ -20,7 +20,15 @@ from bcbench.config import Config
 from bcbench.errors import ConfigError, ModelError
 from bcbench.record import load_records
 from bcbench.sweep import describe_failure, run_sweep
-from tests.helpers import json_records, quiet_console, run_in_process, tiny_config
+from tests.helpers import (
+    json_records,
+    live_claims,
+    quiet_console,
+    run_in_process,
+    shard_files,
+    sweep_json_records,
+    tiny_config,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,10 +66,11 @@ def start_sweep(root: Path, out: Path, ignore_sigint: bool = False) -> subproces
     )
 
 
-def wait_for_records(path: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
+def wait_for_records(directory: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the sweep folder holds ``count`` records (in the worker's shard while the sweep runs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and len(json_records(path)) >= count:
+        if len(sweep_json_records(directory)) >= count:
             return
         if process.poll() is not None:
             pytest.fail(f"sweep ended early: {process.stdout.read()}")
@@ -190,28 +199,33 @@ def test_the_real_entry_point_prints_one_line_and_exits_2(tmp_path):
 )
 def test_interrupt_keeps_finished_runs_and_says_how_to_resume(synthetic_root, tmp_path, signum, background):
     process = start_sweep(synthetic_root, tmp_path, ignore_sigint=background)
-    runs = tmp_path / "faults" / "runs.jsonl"
-    wait_for_records(runs, 1, process)
+    directory = tmp_path / "faults"
+    wait_for_records(directory, 1, process)
     process.send_signal(signum)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130, output
     assert "Rerun the same command to resume" in output
     assert "Traceback" not in output
-    finished = load_records(runs)
+    (shard,) = shard_files(directory)
+    finished = load_records(shard)
     assert finished.bad_lines == [] and len(finished.records) >= 1
+    assert live_claims(directory) == []  # the run in progress was given back
     finish_and_check(synthetic_root, tmp_path)
 
 
 @pytest.mark.slow
 def test_kill_9_mid_sweep_then_rerun_finishes_with_no_duplicate_and_no_loss(synthetic_root, tmp_path):
     process = start_sweep(synthetic_root, tmp_path)
-    runs = tmp_path / "faults" / "runs.jsonl"
-    wait_for_records(runs, 2, process)
-    process.kill()  # SIGKILL: no handler runs
+    directory = tmp_path / "faults"
+    wait_for_records(directory, 2, process)
+    process.kill()  # SIGKILL: no handler runs, the claim of the run in progress stays
     process.communicate(timeout=30)
-    with open(runs, "a") as handle:  # and, as if killed inside a write, a torn last line
+    (shard,) = shard_files(directory)
+    with open(shard, "a") as handle:  # and, as if killed inside a write, a torn last line
         handle.write('{"run_id": "simple_cnn-s9-torn", "status": "o')
-    before = [json.loads(line)["run_id"] for line in runs.read_text().splitlines()[:-1]]
+    before = [json.loads(line)["run_id"] for line in shard.read_text().splitlines()[:-1]]
+    # same host, dead process: its claim is stale at once (the default lease of minutes is not waited for)
     finish_and_check(synthetic_root, tmp_path)
-    after = load_records(runs)
-    assert [r.run_id for r in after.records[: len(before)]] == before  # finished records untouched
+    assert load_records(shard).bad_lines == [len(before) + 1]  # the killed worker's file untouched
+    after = load_records(directory / "runs.jsonl")
+    assert [r.run_id for r in after.records[: len(before)]] == before  # finished records first, as they were

@@ -1,0 +1,391 @@
+"""Claims, the worker loop and sharded records, without training: exclusive claims, leases, dead holders,
+takeovers raced by threads and processes, garbage and clocks from the future, unwritable folders."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+
+import bcbench.sweep.execute
+from bcbench.config import QueueConfig, load_config
+from bcbench.errors import BcbenchError, ConfigError
+from bcbench.record import RunRecord
+from bcbench.record.store import append_record, consolidate, read_sweep, shard_path
+from bcbench.sweep import plan_runs, run_sweep
+from bcbench.sweep.identity import HOST_ENV, host_key, new_worker_id, process_gone, process_state
+from bcbench.sweep.progress import RichObserver, SilentObserver
+from bcbench.sweep.queue import Claim, ClaimBoard, check_claims_folder
+from bcbench.sweep.worker import Heartbeat, QueueWorker
+from tests.helpers import assert_one_line_error, quiet_console, tiny_config
+
+LEASE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=1.0, poll_seconds=0.01)
+
+
+class Clock:
+    """A settable clock standing in for time.time or time.monotonic."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def board(
+    directory: Path, name: str = "", wall=None, monotonic=None, settings=LEASE, notes=None
+) -> ClaimBoard:
+    """A board for worker ``name``; notes (one-line warnings) are appended to ``notes``."""
+    sink = notes.append if notes is not None else None
+    return ClaimBoard(
+        directory, name or new_worker_id(), settings, sink, wall or time.time, monotonic or time.monotonic
+    )
+
+
+def elsewhere(directory: Path, monkeypatch, run_id: str, heartbeat: float) -> Claim:
+    """A claim written by a worker on another machine (its pid means nothing here)."""
+    with monkeypatch.context() as patch:
+        patch.setenv(HOST_ENV, "node-b")
+        other = board(directory, "node-b-worker", wall=Clock(heartbeat))
+        assert other.try_claim(run_id)
+    return Claim.decode(other.path(run_id).read_bytes())
+
+
+def test_a_claim_is_exclusive_until_released(tmp_path):
+    first, second = board(tmp_path, "a"), board(tmp_path, "b")
+    assert first.try_claim("run-1")
+    assert not second.try_claim("run-1")  # held by a live process of this host
+    assert second.judge("run-1").state == "live"
+    claim = json.loads(first.path("run-1").read_text())
+    assert {"worker", "host", "pid", "pid_start", "started", "heartbeat", "nonce"} <= set(claim)
+    assert claim["worker"] == "a"
+    first.release("run-1")
+    assert not first.path("run-1").exists()
+    assert second.try_claim("run-1")
+
+
+def test_a_claim_of_another_machine_is_stale_after_the_lease_and_its_holder_learns_it_lost(
+    tmp_path, monkeypatch
+):
+    wall = Clock()
+    with monkeypatch.context() as patch:
+        patch.setenv(HOST_ENV, "node-b")
+        holder = board(tmp_path, "holder", wall=wall)
+        assert holder.try_claim("run-1")
+    taker = board(tmp_path, "taker", wall=wall)
+    wall.now += LEASE.lease_seconds - 1
+    assert not taker.try_claim("run-1")  # young enough
+    assert holder.refresh("run-1")  # a heartbeat renews it
+    wall.now += LEASE.lease_seconds - 1
+    assert not taker.try_claim("run-1")
+    wall.now += 2  # no heartbeat for more than a lease
+    assert taker.try_claim("run-1")
+    assert Claim.decode(taker.path("run-1").read_bytes()).worker == "taker"
+    assert not holder.refresh("run-1") and not holder.holds("run-1")
+    assert taker.holds("run-1")
+    assert not list(tmp_path.joinpath("claims").glob("*takeover*"))  # the marker is cleaned up
+
+
+def test_a_claim_whose_process_on_this_host_has_ended_is_stale_at_once(tmp_path):
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(ended.stdout)
+    dead = Claim("run-1", "w", "here", host_key(), pid, None, time.time(), time.time(), "n1")
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "run-1.claim").write_bytes(dead.encode())
+    notes: list[str] = []
+    assert board(tmp_path, notes=notes).try_claim("run-1")  # the lease (5 s) was not waited for
+    assert any(f"process {pid}" in note and "has ended" in note for note in notes)
+
+
+def test_a_reused_pid_with_another_start_time_is_stale_but_the_same_process_is_live(tmp_path):
+    import os
+
+    me = os.getpid()
+    _, started = process_state(me)
+    assert not process_gone(me, started)
+    assert process_gone(me, str(int(started) + 1))  # same pid, another process
+    reused = Claim("run-1", "w", "here", host_key(), me, str(int(started) + 1), time.time(), time.time(), "n")
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "run-1.claim").write_bytes(reused.encode())
+    assert board(tmp_path).try_claim("run-1")
+
+
+def _race_in_thread(directory: Path, name: str, start: threading.Barrier, won: list[str]) -> None:
+    contender = board(directory, name)
+    start.wait()
+    if contender.try_claim("run-1"):
+        won.append(name)
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_threads_racing_to_take_over_a_stale_claim_give_exactly_one_winner(tmp_path, monkeypatch, round_):
+    elsewhere(tmp_path, monkeypatch, "run-1", heartbeat=time.time() - 3600)
+    start, won = threading.Barrier(8), []
+    threads = [
+        threading.Thread(target=_race_in_thread, args=(tmp_path, f"t{i}", start, won)) for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+    assert Claim.decode((tmp_path / "claims" / "run-1.claim").read_bytes()).worker == won[0]
+
+
+def _race_in_process(directory: str, name: str, start, finish, results) -> None:
+    contender = board(Path(directory), name)
+    start.wait()
+    results.put((name, contender.try_claim("run-1")))
+    finish.wait()  # stay alive until all have tried: a winner that exited would leave a dead claim
+
+
+def test_processes_racing_to_take_over_a_stale_claim_give_exactly_one_winner(tmp_path, monkeypatch):
+    context = multiprocessing.get_context("fork")
+    for round_ in range(4):
+        directory = tmp_path / str(round_)
+        elsewhere(directory, monkeypatch, "run-1", heartbeat=time.time() - 3600)
+        start, finish, results = context.Barrier(4), context.Barrier(4), context.Queue()
+        processes = [
+            context.Process(target=_race_in_process, args=(str(directory), f"p{i}", start, finish, results))
+            for i in range(4)
+        ]
+        for process in processes:
+            process.start()
+        outcomes = dict(results.get(timeout=30) for _ in processes)
+        for process in processes:
+            process.join(timeout=30)
+        winners = [name for name, won in outcomes.items() if won]
+        assert len(winners) == 1, outcomes
+        assert Claim.decode((directory / "claims" / "run-1.claim").read_bytes()).worker == winners[0]
+
+
+@pytest.mark.parametrize("content", [b"", b'{"run_id": "run-1", "work', b"\x00garbage\xff"])
+def test_garbage_in_a_claim_holds_the_run_for_a_lease_with_one_clear_note(tmp_path, content):
+    (tmp_path / "claims").mkdir()
+    path = tmp_path / "claims" / "run-1.claim"
+    path.write_bytes(content)
+    monotonic, notes = Clock(), []
+    reader = board(tmp_path, monotonic=monotonic, notes=notes)
+    assert not reader.try_claim("run-1")
+    monotonic.now += LEASE.lease_seconds - 0.5
+    assert not reader.try_claim("run-1")
+    assert len(notes) == 1 and str(path) in notes[0] and "not a bcbench claim" in notes[0]
+    monotonic.now += 1
+    assert reader.try_claim("run-1")
+    assert Claim.decode(path.read_bytes()) is not None
+    assert "took over run-1.claim from an unreadable claim" in notes[-1]
+
+
+def test_a_heartbeat_from_the_future_cannot_keep_a_dead_claim_alive(tmp_path, monkeypatch):
+    elsewhere(tmp_path, monkeypatch, "run-1", heartbeat=time.time() + 3600)  # a clock an hour ahead
+    monotonic, notes = Clock(), []
+    reader = board(tmp_path, monotonic=monotonic, notes=notes)
+    assert not reader.try_claim("run-1")
+    assert len(notes) == 1 and "in the future" in notes[0] and "node-b" in notes[0]
+    monotonic.now += LEASE.lease_seconds + 0.1  # unchanged for a lease, by this reader's own clock
+    assert reader.try_claim("run-1")
+    assert "has not changed" in notes[-1]
+
+
+def test_a_future_heartbeat_that_keeps_changing_stays_live(tmp_path, monkeypatch):
+    wall = Clock(time.time() + 3600)
+    with monkeypatch.context() as patch:
+        patch.setenv(HOST_ENV, "node-b")
+        holder = board(tmp_path, "holder", wall=wall)
+        assert holder.try_claim("run-1")
+    monotonic = Clock()
+    reader = board(tmp_path, monotonic=monotonic)
+    for _ in range(4):
+        assert not reader.try_claim("run-1")
+        monotonic.now += LEASE.lease_seconds * 0.6
+        wall.now += LEASE.heartbeat_seconds
+        assert holder.refresh("run-1")
+    assert not reader.try_claim("run-1")
+
+
+def test_an_unwritable_claims_folder_is_one_clear_error(tmp_path):
+    (tmp_path / "claims").write_text("a file where the folder should be")
+    with pytest.raises(ConfigError) as error:
+        check_claims_folder(tmp_path)
+    assert_one_line_error(error, f"claims folder {tmp_path / 'claims'} cannot be written", "output_dir")
+    with pytest.raises(BcbenchError) as error:
+        board(tmp_path).try_claim("run-1")
+    assert_one_line_error(error, "cannot claim run run-1", "no run is lost")
+
+
+def test_the_heartbeat_renews_held_claims_and_notices_a_takeover(tmp_path, monkeypatch):
+    wall = Clock()
+    with monkeypatch.context() as patch:
+        patch.setenv(HOST_ENV, "node-b")
+        holder = board(tmp_path, "holder", wall=wall)
+    assert holder.try_claim("run-1")
+    heartbeat = Heartbeat(holder, interval=1.0)
+    wall.now += 3
+    heartbeat.beat()
+    assert Claim.decode(holder.path("run-1").read_bytes()).heartbeat == wall.now
+    wall.now += LEASE.lease_seconds + 1
+    assert board(tmp_path, "taker", wall=wall).try_claim("run-1")
+    heartbeat.beat()
+    assert heartbeat.lost == {"run-1"}
+
+
+def test_a_claim_removed_under_its_holder_is_created_again(tmp_path):
+    holder, other = board(tmp_path, "holder"), board(tmp_path, "other")
+    assert holder.try_claim("run-1")
+    holder.path("run-1").unlink()
+    assert holder.holds("run-1") and holder.path("run-1").exists()
+    assert not other.try_claim("run-1")
+
+
+def record(run_id: str, status: str = "ok", finished: str = "2025-01-01T00:00:00+00:00", **extra) -> dict:
+    return {"run_id": run_id, "model": "m", "status": status, "finished_at": finished, **extra}
+
+
+def test_shards_and_a_legacy_runs_jsonl_merge_with_torn_last_lines_and_consolidate_once(tmp_path):
+    legacy = tmp_path / "runs.jsonl"
+    append_record(legacy, record("a", "failed", "2025-01-01T00:00:01+00:00"))
+    append_record(legacy, record("b", finished="2025-01-01T00:00:02+00:00"))
+    one, two = shard_path(tmp_path, "w1"), shard_path(tmp_path, "w2")
+    append_record(one, record("a", finished="2025-01-01T00:00:05+00:00", worker="w1"))
+    append_record(two, record("c", finished="2025-01-01T00:00:03+00:00", worker="w2"))
+    for shard in (one, two):
+        with open(shard, "a") as handle:
+            handle.write('{"run_id": "d", "sta')  # each worker killed mid-write
+    loaded = read_sweep(tmp_path)
+    assert [(r.run_id, r.status) for r in loaded.newest()] == [("a", "ok"), ("b", "ok"), ("c", "ok")]
+    assert loaded.bad == {str(one): [2], str(two): [2]}
+    assert loaded.sources == [legacy, one, two]
+
+    consolidate(tmp_path)
+    lines = [json.loads(line) for line in legacy.read_text().splitlines()]
+    assert [(r["run_id"], r["status"]) for r in lines] == [
+        ("a", "failed"),
+        ("b", "ok"),
+        ("c", "ok"),
+        ("a", "ok"),
+    ]
+    again = read_sweep(tmp_path)
+    assert len(again.records) == 4  # a line in runs.jsonl and in a shard counts once
+    before = legacy.read_bytes()
+    consolidate(tmp_path)
+    assert legacy.read_bytes() == before
+
+
+def fake_sweep(
+    directory: Path, worker: str, ran: list[str], seconds: float = 0.0, **queue
+) -> SimpleNamespace:
+    """What QueueWorker needs of a Sweep, with run_one returning an ok record at once."""
+    config = SimpleNamespace(
+        queue=QueueConfig(**{"lease_seconds": 1.0, "heartbeat_seconds": 0.2, "poll_seconds": 0.02, **queue})
+    )
+
+    def run_one(item):
+        ran.append(item.run_id)
+        time.sleep(seconds)
+        return RunRecord(run_id=item.run_id, model=item.spec.model, status="ok", finished_at="x")
+
+    sweep = SimpleNamespace(
+        config=config, directory=directory, observer=SilentObserver(), worker_id=worker, run_one=run_one
+    )
+    sweep.keep = lambda r: append_record(shard_path(directory, worker), {**r.to_json(), "worker": worker})
+    return sweep
+
+
+def queue_worker(directory: Path, worker: str, ran: list[str], cost=None, **queue) -> QueueWorker:
+    planned = plan_runs(load_config(None, ["models=[simple_cnn,resnet18]", "seeds=[0,1,2]"]))
+    sweep = fake_sweep(directory, worker, ran, **queue)
+    claims = ClaimBoard(directory, worker, sweep.config.queue)
+    return QueueWorker(sweep, planned, claims, cost or {}, warn=lambda message: None)
+
+
+def test_workers_take_the_longest_expected_runs_first(tmp_path):
+    ran: list[str] = []
+    worker = queue_worker(tmp_path, "w", ran, cost={"resnet18": 30.0, "simple_cnn": 2.0})
+    assert [p.spec.model for p in worker.order] == ["resnet18"] * 3 + ["simple_cnn"] * 3
+    outcome = worker.run()
+    assert ran == [p.run_id for p in worker.order] and outcome.last
+    assert not list((tmp_path / "claims").glob("*.claim"))
+
+
+def test_two_workers_in_threads_record_each_run_once_and_one_of_them_completes_the_sweep(tmp_path):
+    ran_a, ran_b = [], []
+    workers = [queue_worker(tmp_path, "a", ran_a), queue_worker(tmp_path, "b", ran_b)]
+    for worker in workers:
+        worker.sweep.run_one = _slowed(worker.sweep.run_one, 0.05)
+    outcomes = []
+    threads = [threading.Thread(target=lambda w=w: outcomes.append(w.run())) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(ran_a + ran_b) == sorted(p.run_id for p in workers[0].planned)
+    assert ran_a and ran_b
+    assert any(outcome.last for outcome in outcomes)
+    assert len(read_sweep(tmp_path).records) == 6
+
+
+def _slowed(function, seconds):
+    def slowed(*args):
+        time.sleep(seconds)
+        return function(*args)
+
+    return slowed
+
+
+def test_a_worker_waits_for_a_live_claim_then_takes_it_over_once_its_lease_runs_out(tmp_path, monkeypatch):
+    ran: list[str] = []
+    worker = queue_worker(tmp_path, "w", ran, lease_seconds=0.5, heartbeat_seconds=0.1, poll_seconds=0.05)
+    held = worker.order[0].run_id
+    elsewhere(tmp_path, monkeypatch, held, heartbeat=time.time())  # a worker elsewhere, then silent
+    started = time.monotonic()
+    worker.run()
+    assert sorted(ran) == sorted(p.run_id for p in worker.planned)
+    assert ran[-1] == held  # the others first, this one once its lease ran out
+    assert time.monotonic() - started >= 0.5
+
+
+def test_a_run_recorded_elsewhere_while_claiming_is_not_run_again(tmp_path):
+    ran: list[str] = []
+    worker = queue_worker(tmp_path, "w", ran)
+    first = worker.order[0]
+    real_try_claim = worker.board.try_claim
+
+    def recorded_meanwhile(run_id):
+        if run_id == first.run_id:
+            append_record(shard_path(tmp_path, "other"), record(run_id))
+        return real_try_claim(run_id)
+
+    worker.board.try_claim = recorded_meanwhile
+    worker.run()
+    assert first.run_id not in ran and len(ran) == 5
+
+
+def test_progress_shows_the_whole_sweep():
+    console = Console(record=True, width=200, force_terminal=False)
+    observer = RichObserver(console, label="gpu0.1")
+    observer.sweep_started(total=12, done=4, todo=8)
+    observer.sweep_progress(done=9, total=12, mine=2)
+    task = observer.progress.tasks[0]
+    assert (task.completed, task.total, task.fields["status"]) == (9, 12, "2 by this worker")
+    assert "gpu0.1 4 of 12 runs done, running 8" in console.export_text()
+
+
+def test_an_unwritable_claims_folder_stops_the_sweep_before_training(synthetic_root, tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(bcbench.sweep.execute, "train_run", lambda *a, **k: trained.append(1))
+    config = tiny_config(synthetic_root, tmp_path, "models=[simple_cnn]", "seeds=[0]")
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "claims").write_text("not a folder")
+    with pytest.raises(ConfigError, match="claims folder .* cannot be written"):
+        run_sweep(config, console=quiet_console())
+    assert not trained
