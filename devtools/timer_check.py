@@ -11,13 +11,16 @@ on a busy shared machine the images/s ratio falls below 1 while the median ratio
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torchvision
 from torch.utils import benchmark
 
+from bcbench.atomic import write_atomic
 from bcbench.cost import measure_throughput
 from bcbench.cost.timing import Workload
 from bcbench.device import AUTOCAST_DTYPES, PRECISIONS, resolve_device
@@ -33,6 +36,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--min-run-time", type=float, default=2.0, help="seconds for Timer.blocked_autorange")
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds of both measurements")
+    parser.add_argument("--out", help="folder for timer_check.json (the rounds and median ratios)")
     return parser.parse_args(argv)
 
 
@@ -80,5 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  ratio {rate_ratios[-1]:.3f} img/s, {median_ratios[-1]:.3f} medians"
         )
     rate_ratio, median_ratio = statistics.median(rate_ratios), statistics.median(median_ratios)
+    if args.out:
+        result = {"settings": vars(args), "device": str(device), "rate_ratios": rate_ratios}
+        result |= {"median_ratios": median_ratios, "rate_ratio": rate_ratio, "median_ratio": median_ratio}
+        write_atomic(Path(args.out) / "timer_check.json", json.dumps(result, indent=2) + "\n")
     print(f"  bcbench / Timer, median over rounds: {rate_ratio:.3f} img/s, {median_ratio:.3f} medians")
     return 0

@@ -14,6 +14,18 @@ from bcbench.data.synthetic import ensure_synthetic_dataset
 SYNTHETIC_TEST_SIZE = 48  # small images keep generation and decoding quick
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` need a GPU: without one they are skipped, saying who runs them."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA: run on a GPU by scripts/device_check.sh (pytest -m cuda)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_bcbench_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point $BCBENCH_CACHE at a per-session folder so no test reads or writes ~/.cache/bcbench."""

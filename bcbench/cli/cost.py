@@ -27,7 +27,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--num-classes", type=int, default=3)
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument(
-        "--compile", action="store_true", help="time torch.compile'd models (compiled in warm-up)"
+        "--compile",
+        action="store_true",
+        help="time torch.compile'd models (compiled in warm-up; $BCBENCH_COMPILE_BACKEND picks the backend)",
     )
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)

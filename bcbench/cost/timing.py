@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -160,13 +161,18 @@ def synthetic_images(
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
+COMPILE_BACKEND_VARIABLE = "BCBENCH_COMPILE_BACKEND"  # e.g. eager, to check the plumbing without a compiler
+
+
 def compiled(model: nn.Module) -> nn.Module:
-    """A ``torch.compile`` wrapper sharing the model's parameters (compilation happens on first call)."""
+    """A ``torch.compile`` wrapper sharing the model's parameters (compilation happens on first call),
+    with the backend named by $BCBENCH_COMPILE_BACKEND (default: torch's, inductor)."""
     if not hasattr(torch, "compile"):
         raise BcbenchError(
             f"torch.compile is not available in torch {torch.__version__}; run without --compile"
         )
-    return torch.compile(model)
+    backend = os.environ.get(COMPILE_BACKEND_VARIABLE)
+    return torch.compile(model, backend=backend) if backend else torch.compile(model)
 
 
 def inference_step(model: nn.Module, images: torch.Tensor, device: torch.device, precision: Precision):

@@ -40,7 +40,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[0, 2],
         help="reference DataLoader num_workers, one line each",
     )
-    parser.add_argument("--repeats", type=int, default=3, help="timed data-path passes per pipeline (median)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed data-path samples per pipeline, interleaved (median)"
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=2.0,
+        help="each data-path sample repeats passes to last this long",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches before timing each pipeline")
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available, else cpu)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -69,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=tuple(args.workers),
         device=args.device or ("cuda" if torch.cuda.is_available() else "cpu"),
         repeats=args.repeats,
+        min_seconds=args.min_seconds,
         warmup_batches=args.warmup,
         skip_train=args.skip_train,
         lr=args.lr,

@@ -51,12 +51,17 @@ def format_speed_table(result: SpeedResult) -> Any:
         table.add_column(name, justify=justify)
     for timing in result.timings:
         ratio = f"{timing.ratio:.2f}x" if timing.ratio is not None else ""
-        spread = f" ({len(timing.seconds)} runs)" if len(timing.seconds) > 1 else ""
+        if timing.ratios:
+            ratio += f" ({min(timing.ratios):.2f}-{max(timing.ratios):.2f})"
+        spread = f" ({len(timing.seconds)} x {timing.passes} passes)" if len(timing.seconds) > 1 else ""
         table.add_row(
             timing.label, timing.what, str(timing.images), f"{timing.median_seconds:.3f}{spread}",
             f"{timing.images_per_second:,.0f}", ratio, timing.note,
         )  # fmt: skip
-    table.caption = "ratio: bcbench's speed-up over that reference line (images/s ratio); seconds: median"
+    table.caption = (
+        "ratio: bcbench's speed-up over that reference line, median of interleaved repeats (their range); "
+        "seconds: median per pass"
+    )
     return table
 
 

@@ -71,7 +71,8 @@ class SpeedSettings:
     epochs: int = 1  # timed training epochs per pipeline (median reported)
     workers: tuple[int, ...] = (0, 2)  # reference DataLoader num_workers, one line each
     device: str = "cpu"
-    repeats: int = 3  # data-path passes per pipeline (median reported)
+    repeats: int = 3  # timed data-path samples per pipeline, interleaved (median reported)
+    min_seconds: float = 2.0  # each data-path sample repeats whole passes until it lasts this long
     warmup_batches: int = 3  # untimed batches before timing each pipeline
     skip_train: bool = False
     lr: float = STUDY_LR
@@ -94,6 +95,8 @@ class Timing:
     workers: int | None = None  # reference DataLoader workers
     note: str = ""
     ratio: float | None = None  # bcbench's speed-up over this line (reference lines only)
+    passes: int = 1  # passes per timed sample (seconds are per pass)
+    ratios: list[float] = field(default_factory=list)  # per interleaved repeat (reference lines only)
 
     @property
     def median_seconds(self) -> float:
@@ -120,6 +123,10 @@ class Timing:
             "seconds_all": list(self.seconds),
             "images_per_second": self.images_per_second,
             "ratio": self.ratio,
+            "ratios_all": list(self.ratios),
+            "ratio_spread_percent": spread_percent(self.ratios),
+            "passes_per_sample": self.passes,
+            "rate_spread_percent": spread_percent([self.images / s for s in self.seconds if s > 0]),
             "note": self.note,
         }
 
@@ -156,13 +163,27 @@ def speedup(
     )
 
 
+def spread_percent(values: Sequence[float]) -> float | None:
+    """(max - min) / median, in percent: how far apart repeated measurements of one quantity lie."""
+    if len(values) < 2:
+        return None
+    return 100 * (max(values) - min(values)) / statistics.median(values)
+
+
 def attach_ratios(timings: Sequence[Timing]) -> None:
-    """Set ``ratio`` on every reference line that has a bcbench line of the same kind."""
+    """Set ``ratio`` on every reference line that has a bcbench line of the same kind: the median of
+    the per-repeat ratios when the two were timed in interleaved repeats, else the ratio of medians."""
     for timing in timings:
         if timing.pipeline != REFERENCE:
             continue
         ours = next((t for t in timings if t.pipeline == BCBENCH and t.what == timing.what), None)
-        if ours is not None:
+        if ours is None:
+            continue
+        if len(ours.seconds) == len(timing.seconds) > 1:
+            pairs = zip(timing.seconds, ours.seconds, strict=True)
+            timing.ratios = [speedup(theirs, mine, timing.images, ours.images) for theirs, mine in pairs]
+            timing.ratio = statistics.median(timing.ratios)
+        else:
             timing.ratio = speedup(timing.median_seconds, ours.median_seconds, timing.images, ours.images)
 
 

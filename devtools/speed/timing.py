@@ -34,6 +34,7 @@ Nothing here reads ``sys.argv`` or prints; ``bench/speed.py`` is the command lin
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -175,18 +176,27 @@ def time_data_paths(
     ours(settings.warmup_batches)
     for workers in settings.workers:
         theirs(workers, settings.warmup_batches)
-    lines = {None: Timing(BCBENCH, DATA_PATH, 0, [])} | {
-        w: Timing(REFERENCE, DATA_PATH, 0, [], workers=w) for w in settings.workers
+    runs = {None: ours} | {w: (lambda w=w: theirs(w)) for w in settings.workers}
+    passes = {key: passes_for(run, device, settings.min_seconds) for key, run in runs.items()}
+    lines = {None: Timing(BCBENCH, DATA_PATH, 0, [], passes=passes[None])} | {
+        w: Timing(REFERENCE, DATA_PATH, 0, [], workers=w, passes=passes[w]) for w in settings.workers
     }
     for repeat in range(settings.repeats):
         say(progress, f"data path: repeat {repeat + 1}/{settings.repeats}")
-        for workers in settings.workers:
-            record_pass(lines[workers], *time_pass(lambda w=workers: theirs(w), device))
-        record_pass(lines[None], *time_pass(ours, device))
+        order = list(runs) if repeat % 2 == 0 else list(reversed(runs))  # alternate who goes first
+        for key in order:
+            images, seconds = time_pass(lambda key=key: sum(runs[key]() for _ in range(passes[key])), device)
+            record_pass(lines[key], images // passes[key], seconds / passes[key])
     notes = "augmented, normalised float32 batches on the device"
     for line in lines.values():
         line.note = notes
     return [*(lines[w] for w in settings.workers), lines[None]]
+
+
+def passes_for(run: Callable[[], int], device: torch.device, min_seconds: float) -> int:
+    """How many whole passes make a sample of at least ``min_seconds`` (one untimed-for-results pass)."""
+    _, seconds = time_pass(run, device)
+    return max(1, math.ceil(min_seconds / max(seconds, 1e-6)))
 
 
 def record_pass(timing: Timing, images: int, seconds: float) -> None:

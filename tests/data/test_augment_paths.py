@@ -191,7 +191,7 @@ def test_normalizer_does_not_write_into_float_input() -> None:
     assert torch.equal(pixels, kept)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 @pytest.mark.parametrize("name", ["study", "batch", "batch-normal-only"])
 def test_cuda_path_never_syncs_and_matches_the_cpu_decisions(name: str) -> None:
     images, labels = random_batch(size=16, shape=(64, 64))

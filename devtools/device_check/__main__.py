@@ -1,0 +1,3 @@
+from devtools.device_check.cli import main
+
+raise SystemExit(main())
