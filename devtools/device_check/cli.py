@@ -68,7 +68,9 @@ def summarise(plan: Plan, results: list[dict[str, Any]], seconds: float) -> dict
         "seconds": seconds,
         "machine": machine(),
         "steps": results,
-        "study": study_summary(plan.out / "study" / "study", expect_cuda=not plan.smoke),
+        "study": study_summary(
+            plan.out / "study" / "study", expect_cuda=not plan.smoke, precision=plan.precision
+        ),
         "efficiency": read_json(plan.out / "efficiency" / "efficiency.json"),
         "efficiency_compiled": read_json(plan.out / "efficiency_compiled" / "efficiency.json"),
         "speed": (read_json(plan.out / "speed" / "speed.json") or {}).get("summary"),

@@ -17,7 +17,8 @@ def markdown(document: dict[str, Any]) -> str:
         "|---|---|---:|---|",
     ]
     lines += [f"| {s['name']} | {s['status']} | {s['seconds']:.1f} | {s['log']} |" for s in document["steps"]]
-    lines += ["", "## Study sweep (bf16)", "", document["study"]["note"], ""]
+    precision = "fp32" if document["smoke"] else "bf16"
+    lines += ["", f"## Study sweep ({precision})", "", document["study"]["note"], ""]
     lines += [
         "| model | seed | status | wall s | train s | epochs | accuracy | majority | device |",
         "|---|---:|---|---:|---:|---:|---:|---:|---|",
@@ -46,7 +47,7 @@ def markdown(document: dict[str, Any]) -> str:
         *(f"- {name}: {seconds:.1f} s" for name, seconds in document["queue"].items()),
         "",
     ]
-    lines += ["## Speed", "", f"{document['speed']}", "", "## Timer", "", f"{document['timer']}", ""]
+    lines += ["## Speed", "", *_flat(document["speed"]), "", "## Timer", "", *_flat(document["timer"]), ""]
     if document["targets"]:
         lines += [
             "## Targets (measured, not asserted)",
@@ -63,7 +64,7 @@ def markdown(document: dict[str, Any]) -> str:
 
 def _efficiency(document: dict[str, Any]) -> list[str]:
     lines = [
-        "## Cost (bf16, channels_last)",
+        f"## Cost ({'fp32' if document['smoke'] else 'bf16'}, channels_last)",
         "",
         "| model | img/s by batch | latency p50/p90/p99 ms | train img/s | peak MiB | J/image | compiled |",
         "|---|---|---|---:|---:|---:|---|",
@@ -77,7 +78,7 @@ def _efficiency(document: dict[str, Any]) -> list[str]:
             energy = (row.get("energy") or {}).get("joules_per_image")
             cells = [
                 row["model"],
-                row["throughput_by_batch"],
+                ", ".join(f"b{b}: {v:,.0f}" for b, v in row["throughput_by_batch"].items()),
                 latency,
                 row.get("train_throughput"),
                 row.get("peak_memory_mb"),
@@ -86,6 +87,17 @@ def _efficiency(document: dict[str, Any]) -> list[str]:
             ]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return [*lines, ""]
+
+
+def _flat(value: Any, prefix: str = "") -> list[str]:
+    """A nested JSON block as one bullet per leaf (``- speed.targets.data_path_speedup.met: True``)."""
+    if isinstance(value, dict):
+        return [line for key, item in value.items() for line in _flat(item, f"{prefix}{key}.")]
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [line for index, item in enumerate(value) for line in _flat(item, f"{prefix}{index}.")]
+    if value is None and not prefix:
+        return ["- not measured (the step did not run or failed)"]
+    return [f"- {prefix.rstrip('.')}: {_cell(value)}"]
 
 
 def _cell(value: Any) -> str:

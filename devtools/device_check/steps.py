@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 STUDY = "configs/study.yaml"
-TOY = ("data.image_size=32", "data.resize_shorter=37", "train.epochs=1", "train.min_epochs=1")
+TOY = ("data.image_size=16", "data.resize_shorter=18", "train.epochs=1", "train.min_epochs=1")
 
 
 @dataclass(frozen=True)

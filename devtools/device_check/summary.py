@@ -39,7 +39,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def study_summary(folder: Path, expect_cuda: bool) -> dict[str, Any]:
+def study_summary(folder: Path, expect_cuda: bool, precision: str = "bf16") -> dict[str, Any]:
     """Per run: wall and train seconds, accuracy; sanity: device, precision, finite losses, above majority."""
     records = read_sweep(folder).newest()
     runs, problems = [], []
@@ -52,7 +52,7 @@ def study_summary(folder: Path, expect_cuda: bool) -> dict[str, Any]:
         }
         if record.ok:
             row.update(_study_row(record))
-            problems += _sanity(record, row, expect_cuda)
+            problems += _sanity(record, row, expect_cuda, precision)
         else:
             problems.append(f"{record.run_id} failed: {record.error}")
         runs.append(row)
@@ -74,12 +74,12 @@ def _study_row(record: Any) -> dict[str, Any]:
     }
 
 
-def _sanity(record: Any, row: dict[str, Any], expect_cuda: bool) -> list[str]:
+def _sanity(record: Any, row: dict[str, Any], expect_cuda: bool, precision: str) -> list[str]:
     problems = []
     if expect_cuda and not str(record.env.device if record.env else "").startswith("cuda"):
         problems.append(f"{record.run_id} ran on {record.env.device if record.env else '?'}, not CUDA")
-    if row["precision"] != "bf16":
-        problems.append(f"{record.run_id} precision {row['precision']}, not bf16")
+    if row["precision"] != precision:
+        problems.append(f"{record.run_id} precision {row['precision']}, not {precision}")
     losses = [entry.get(key) for entry in record.history for key in ("train_loss", "val_loss")]
     if any(value is None or not math.isfinite(value) for value in losses):
         problems.append(f"{record.run_id} has a NaN or infinite loss")
