@@ -7,7 +7,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from bcbench.cli.common import guarded, interrupt, make_console
+from bcbench.cli.common import add_sweep_flags, guarded, interrupt, make_console
 from bcbench.errors import EXIT_OK
 
 
@@ -22,9 +22,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--set", action="append", default=[], metavar="key=value", help="same as a positional"
     )
-    parser.add_argument("--fresh", action="store_true", help="start a new sweep folder instead of resuming")
     parser.add_argument("--dry-run", action="store_true", help="print the planned runs and exit")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    add_sweep_flags(parser)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,12 @@ def guarded(action: Callable[[], int], debug: bool) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)  # plain print: Rich would wrap a long line
         return EXIT_USAGE
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """--fresh and --debug, which every command that starts sweep workers takes."""
+    parser.add_argument("--fresh", action="store_true", help="start a new sweep folder instead of resuming")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
 
 
 def interrupt(signum: int, frame: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bcbench.cli.common import guarded, interrupt, make_console
+from bcbench.cli.common import add_sweep_flags, guarded, interrupt, make_console
 from bcbench.config import Config
 from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, BcbenchError, ConfigError
 
@@ -78,8 +78,7 @@ def submit_parser() -> argparse.ArgumentParser:
     parser.add_argument("--time", default="4:00:00", help="time limit per task: minutes or [D-]H:MM:SS")
     parser.add_argument("--local", action="store_true", help="run the tasks here (submitit LocalExecutor)")
     parser.add_argument("--logs", type=Path, help="submitit's folder for logs (default: <sweep>/submitit)")
-    parser.add_argument("--fresh", action="store_true", help="start a new sweep folder instead of resuming")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    add_sweep_flags(parser)
     return parser
 
 
