@@ -199,6 +199,18 @@ class ClaimBoard:
             except OSError as error:
                 self._warn(f"could not remove claim {self.path(run_id)} ({error.strerror or error})")
 
+    def clear_leftover(self, run_id: str) -> bool:
+        """Remove a stale claim of a run that is already recorded: its worker ended between making the
+        record durable and removing the claim. A live claim is left alone. True when one was removed."""
+        with self._lock:
+            path = self.path(run_id)
+            if run_id in self._held or _read(path) is None:
+                return False
+            if not self._try_take_over(run_id, path, announce=False):
+                return False
+            self.release(run_id)
+            return True
+
     def release_all(self) -> list[str]:
         """Give back every held claim (on exit, interruption or preemption)."""
         with self._lock:
@@ -290,7 +302,7 @@ class ClaimBoard:
             return Judgement("stale", claim, raw, f"its heartbeat has not changed for {unchanged:.0f} s")
         return Judgement("live", claim, raw)
 
-    def _try_take_over(self, run_id: str, path: Path) -> bool:
+    def _try_take_over(self, run_id: str, path: Path, announce: bool = True) -> bool:
         raw = _read(path)
         if raw is None:
             return False  # released meanwhile: the next pass may claim it
@@ -309,8 +321,9 @@ class ClaimBoard:
         finally:
             marker.unlink(missing_ok=True)
         self._held[run_id] = claim
-        holder = judgement.claim.describe() if judgement.claim else "an unreadable claim"
-        self._warn(f"took over {path.name} from {holder}: {judgement.reason}")
+        if announce:
+            holder = judgement.claim.describe() if judgement.claim else "an unreadable claim"
+            self._warn(f"took over {path.name} from {holder}: {judgement.reason}")
         return True
 
     def _create_marker(self, marker: Path) -> bool:

@@ -134,9 +134,17 @@ class QueueWorker:
                 with _signals_held():  # a second Ctrl-C must not leave a claim behind
                     self.board.release_all()
                 raise
+        self._clear_leftover_claims()
         if not self.outcome.written:
             self.outcome.last = self._complete()
         return self.outcome
+
+    def _clear_leftover_claims(self) -> None:
+        """Remove the stale claims of recorded runs, so a finished sweep folder holds no claim."""
+        latest, _ = self._records()
+        for item in self.planned:
+            if item.run_id in latest and self.board.clear_leftover(item.run_id):
+                self.warn(f"removed the stale claim of {item.run_id}: its run was already recorded")
 
     def _records(self) -> tuple[dict[str, RunRecord], Counter[str]]:
         loaded = read_sweep(self.sweep.directory)

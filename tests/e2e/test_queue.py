@@ -104,6 +104,15 @@ def held_by(directory: Path, host: str) -> Claim | None:
     return None
 
 
+def victim_mid_run(directory: Path) -> Claim | None:
+    """node-b's claim once the sweep has a record, if its run has none and began under a second ago: a
+    claim read just after its record was written (not yet removed) would be a finished run, not mid-run."""
+    claim = held_by(directory, "node-b") if shard_records(directory) else None
+    if claim is None or claim.run_id in {r["run_id"] for r in shard_records(directory)}:
+        return None
+    return claim if time.time() - claim.started < 1.0 else None
+
+
 @pytest.fixture(scope="module")
 def baseline(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The same sweep run by one worker: run_id -> record."""
@@ -123,8 +132,7 @@ def test_three_workers_one_killed_mid_run_finish_every_run_once_with_one_worker_
     victim = start_worker(synthetic_root, tmp_path, host="node-b")
     others = [start_worker(synthetic_root, tmp_path) for _ in range(2)]
     everyone = [victim, *others]
-    wait_until(lambda: shard_records(directory) and held_by(directory, "node-b"), everyone, "a run mid-way")
-    claim = held_by(directory, "node-b")
+    claim = wait_until(lambda: victim_mid_run(directory), everyone, "the victim mid-way through a run")
     victim.kill()  # SIGKILL: no handler runs, its claim stays behind
     killed_at = time.time()
     victim.communicate(timeout=30)

@@ -389,3 +389,28 @@ def test_an_unwritable_claims_folder_stops_the_sweep_before_training(synthetic_r
     with pytest.raises(ConfigError, match="claims folder .* cannot be written"):
         run_sweep(config, console=quiet_console())
     assert not trained
+
+
+def test_a_stale_claim_of_a_recorded_run_is_removed_and_a_live_one_kept(tmp_path, monkeypatch):
+    """A worker killed after its record was durable but before its claim was removed leaves a claim
+    that nobody would take over (its run is done): the next worker to leave removes it."""
+    ran: list[str] = []
+    worker = queue_worker(tmp_path, "w", ran)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_run, live_run = worker.order[0].run_id, worker.order[1].run_id
+    dead = Claim(
+        dead_run, "gone", "here", host_key(), int(ended.stdout), None, time.time(), time.time(), "n1"
+    )
+    (tmp_path / "claims").mkdir()
+    worker.board.path(dead_run).write_bytes(dead.encode())
+    elsewhere(tmp_path, monkeypatch, live_run, heartbeat=time.time())  # live: a worker on node-b
+    for run_id in (dead_run, live_run):
+        append_record(shard_path(tmp_path, "other"), record(run_id))
+    notes: list[str] = []
+    worker.warn = notes.append
+    worker.run()
+    assert dead_run not in ran and live_run not in ran and len(ran) == 4
+    assert not worker.board.path(dead_run).exists() and worker.board.path(live_run).exists()
+    assert f"removed the stale claim of {dead_run}: its run was already recorded" in notes
