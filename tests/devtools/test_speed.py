@@ -176,6 +176,7 @@ def test_bad_settings_are_refused():
         timing.run_speed(SpeedSettings(image_size=64, resize_shorter=32))
 
 
+@pytest.mark.slow
 def test_run_speed_with_a_tiny_training_epoch(tiny_root, tmp_path):
     result = timing.run_speed(tiny_settings(tiny_root, epochs=1))
     rows = {(t.pipeline, t.what, t.workers): t for t in result.timings}

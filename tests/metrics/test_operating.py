@@ -53,12 +53,12 @@ def test_stratified_bootstrap_equals_an_explicit_loop_and_keeps_class_sizes():
     targets = rng.integers(0, 3, 60)
     logits = rng.normal(size=(60, 3)) + 1.5 * np.eye(3)[targets]
     probs = torch.softmax(torch.tensor(logits), dim=1).numpy()
-    intervals = stratified_bootstrap(probs, targets, ["a", "b", "c"], n_boot=300, seed=4)
+    intervals = stratified_bootstrap(probs, targets, ["a", "b", "c"], n_boot=100, seed=4)
     order = np.argsort(targets, kind="stable")
     p, t = probs[order], targets[order]
     draw = np.random.default_rng(4)
     blocks = [np.flatnonzero(t == c) for c in range(3)]
-    index = np.concatenate([b[draw.integers(0, b.size, size=(300, b.size))] for b in blocks], axis=1)
+    index = np.concatenate([b[draw.integers(0, b.size, size=(100, b.size))] for b in blocks], axis=1)
     loops = {"accuracy": [], "balanced_accuracy": [], "f1_macro": [], "recall_b": [], "auroc_macro": []}
     for row in index:
         y, pred = t[row], p[row].argmax(1)

@@ -55,6 +55,7 @@ def test_replace_head_on_transformers(name: str, head_path: str, image_size: int
     assert output.shape == (2, 3)
 
 
+@pytest.mark.slow  # builds every torchvision classifier (on meta tensors): about 8 s
 def test_replace_head_finds_every_torchvision_classifier() -> None:
     # regnet initialisation reads tensor values, which meta tensors lack; it is covered on CPU above
     torchvision_names = torchvision.models.list_models(module=torchvision.models)
