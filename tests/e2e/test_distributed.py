@@ -92,11 +92,9 @@ def test_two_process_ddp_metrics_equal_one_process_evaluation_of_the_same_weight
     single_process = classification_metrics(probs, labels, data.classes)
     # counts and everything computed from them are exact; the probability scores (AUROC, ECE, NLL) may
     # differ in the last bits, since each process runs the forward on half a batch (other kernel blocking)
-    assert single_process["confusion_matrix"] == record["test"]["confusion_matrix"]
-    assert single_process["per_class"] == record["test"]["per_class"]
     for key, value in single_process.items():
-        exact = not isinstance(value, float) or key not in ("auroc_macro", "ece", "nll")
-        assert record["test"][key] == (value if exact else pytest.approx(value, rel=1e-6)), key
+        close = key in ("auroc_macro", "ece", "nll") and isinstance(value, float)
+        assert record["test"][key] == (pytest.approx(value, rel=1e-6) if close else value), key
 
 
 @pytest.mark.slow

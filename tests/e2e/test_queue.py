@@ -107,8 +107,9 @@ def held_by(directory: Path, host: str) -> Claim | None:
 def victim_mid_run(directory: Path) -> Claim | None:
     """node-b's claim once the sweep has a record, if its run has none and began under a second ago: a
     claim read just after its record was written (not yet removed) would be a finished run, not mid-run."""
-    claim = held_by(directory, "node-b") if shard_records(directory) else None
-    if claim is None or claim.run_id in {r["run_id"] for r in shard_records(directory)}:
+    recorded = {r["run_id"] for r in shard_records(directory)}
+    claim = held_by(directory, "node-b") if recorded else None
+    if claim is None or claim.run_id in recorded:
         return None
     return claim if time.time() - claim.started < 1.0 else None
 
