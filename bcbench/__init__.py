@@ -5,11 +5,12 @@ The public API, imported on first use (``import bcbench`` alone stays cheap)::
     import bcbench
 
     config = bcbench.load_config("configs/default.yaml", ["seeds=[0,1]"])
-    data = bcbench.build_data(config.data)                 # decoded once, split, audited
+    data = bcbench.build_data(config)                       # decoded once, split, audited
     model = bcbench.build_model("resnet18", len(data.classes), image_size=config.data.image_size)
-    cost = bcbench.measure_cost(model, image_size=64, device="cpu")  # params, FLOPs, latency, ...
-    exit_code = bcbench.run_sweep(config)                  # trains, records, writes the report
-    bcbench.write_report("results/default")                # rebuild every table and figure
+    cost = bcbench.measure_cost(model, image_size=64, device="cpu")  # a CostBlock: params, FLOPs, ...
+    result = bcbench.run_sweep(config)                      # trains, records, writes the report
+    analysis = bcbench.analyse(result.records, result.directory)  # every number of the report
+    bcbench.write_report(result.directory)                  # rebuild every table and figure
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _PUBLIC = {
     "load_config": "bcbench.config",
@@ -26,11 +27,15 @@ _PUBLIC = {
     "measure_cost": "bcbench.cost",
     "run_sweep": "bcbench.sweep",
     "write_report": "bcbench.report",
-    "load_sweep": "bcbench.report",
+    "load_sweep": "bcbench.analysis",
+    "analyse": "bcbench.analysis",
     "RunRecord": "bcbench.record",
+    "SweepResult": "bcbench.sweep",
 }
 __all__ = [
     "RunRecord",
+    "SweepResult",
+    "analyse",
     "__version__",
     "build_data",
     "build_model",
@@ -42,13 +47,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from bcbench.analysis import analyse, load_sweep
     from bcbench.config import load_config
     from bcbench.cost import measure_cost
     from bcbench.data import build_data
     from bcbench.models import build_model
     from bcbench.record import RunRecord
-    from bcbench.report import load_sweep, write_report
-    from bcbench.sweep import run_sweep
+    from bcbench.report import write_report
+    from bcbench.sweep import SweepResult, run_sweep
 
 
 def __getattr__(name: str) -> Any:

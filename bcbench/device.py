@@ -21,7 +21,6 @@ from bcbench.errors import BcbenchError
 Precision = Literal["no", "fp16", "bf16"]
 PRECISIONS: tuple[str, ...] = ("no", "fp16", "bf16")
 AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
-_OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory")
 
 
 def check_precision(precision: str) -> None:
@@ -56,11 +55,13 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, a MemoryError, or a runtime error whose message says memory ran out."""
+    """Out of memory on any device: CUDA's OutOfMemoryError, Python's MemoryError, or what Accelerate's
+    ``should_reduce_batch_size`` recognises (CUDA, XPU, MPS and CPU allocator messages)."""
+    from accelerate.utils.memory import should_reduce_batch_size
+
     if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
-    message = str(error).lower()
-    return isinstance(error, RuntimeError) and any(text in message for text in _OUT_OF_MEMORY_MESSAGES)
+    return isinstance(error, Exception) and should_reduce_batch_size(error)
 
 
 def free_cached_memory() -> None:

@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from bcbench.device import device_name
 from bcbench.serial import JsonBlock
 
 
-def capture_environment(device: torch.device | str = "cpu", **extra: Any) -> dict[str, Any]:
+def capture_environment(device: Any = "cpu", **extra: Any) -> dict[str, Any]:
     """Versions, device (torch string and hardware name), threads, platform and git sha, plus ``extra``
-    (e.g. ``num_processes``, ``mixed_precision``)."""
+    (e.g. ``num_processes``, ``mixed_precision``). torch is imported here, so ``git_sha`` stays cheap."""
     import accelerate
     import PIL
+    import torch
     import torchvision
+
+    from bcbench.device import device_name
 
     device = torch.device(device)
     return {

@@ -16,7 +16,6 @@ STUDY_CONFUSION: dict[str, list[list[int]]] = {
     "study_mobilenet": [[60, 6, 0], [18, 13, 0], [13, 3, 4]],
     "resnet101": [[59, 4, 3], [3, 27, 1], [4, 0, 16]],
 }
-STUDY_CLASSES = ("benign", "malignant", "normal")
 STUDY_SPLIT_FILE = "busi_paper_split.csv"  # shipped in configs/splits/
 STUDY_MANIFEST_SUFFIXES = ("paper_split.csv",)  # names under which the study's split is recognised
 

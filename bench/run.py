@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from bcbench.cli.commands import run_command  # noqa: E402
+from bcbench.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    raise SystemExit(run_command(sys.argv[1:]))
+    raise SystemExit(main(["run", *sys.argv[1:]]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from bcbench.cli.submit import submit_command  # noqa: E402
+from bcbench.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    raise SystemExit(submit_command(sys.argv[1:]))
+    raise SystemExit(main(["submit", *sys.argv[1:]]))

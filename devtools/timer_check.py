@@ -21,8 +21,7 @@ import torchvision
 from torch.utils import benchmark
 
 from bcbench.atomic import write_atomic
-from bcbench.cost import measure_throughput
-from bcbench.cost.timing import Workload
+from bcbench.cost import Workload, measure_throughput
 from bcbench.device import AUTOCAST_DTYPES, PRECISIONS, resolve_device
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from rich.console import Console
 
 from bcbench.config import Config, load_config
+from bcbench.record import RunRecord
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_SWEEP = (
@@ -22,7 +24,7 @@ TINY_SWEEP = (
     "train.epochs=2",
     "train.min_epochs=1",
     "train.batch_size=64",
-    "efficiency.enabled=false",
+    "cost.enabled=false",
 )
 
 
@@ -47,16 +49,36 @@ def quiet_console() -> Console:
     return Console(record=True, width=200, force_terminal=False)
 
 
+def script_command(script: str, *args: str) -> list[str]:
+    """The command line of ``python bench/<script> args``."""
+    return [sys.executable, str(REPO / "bench" / script), *map(str, args)]
+
+
 def run_script(
     script: str, *args: str, env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.CompletedProcess:
-    """``python bench/<script> args`` from the repository root, output captured."""
+    """``python bench/<script> args`` run to its end, output captured (text); ``env`` is added to this
+    process's environment; ``kwargs`` go to ``subprocess.run`` (cwd defaults to the repository root)."""
+    kwargs.setdefault("cwd", REPO)
     return subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), *args],
+        script_command(script, *args),
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        cwd=REPO,
+        **kwargs,
+    )
+
+
+def start_script(
+    script: str, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen:
+    """``python bench/<script> args`` started in the background, stdout and stderr merged into one pipe."""
+    return subprocess.Popen(
+        script_command(script, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
         **kwargs,
     )
 
@@ -116,3 +138,22 @@ def shard_files(directory: Path) -> list[Path]:
 def live_claims(directory: Path) -> list[Path]:
     """The claim files left in a sweep folder."""
     return sorted((directory / "claims").glob("*.claim"))
+
+
+@dataclass
+class RecordFile:
+    """The records of one JSONL file, and the 1-based numbers of the lines that are not records."""
+
+    records: list[RunRecord]
+    bad_lines: list[int]
+
+
+def read_record_file(path: Path) -> RecordFile:
+    """Every parseable record of one file (a shard or runs.jsonl), and the torn or corrupt line numbers."""
+    records, bad = [], []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        try:
+            records.append(RunRecord.from_json(json.loads(line)))
+        except (json.JSONDecodeError, TypeError):
+            bad.append(number)
+    return RecordFile(records, bad)

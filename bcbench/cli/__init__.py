@@ -1,31 +1,46 @@
-"""Command line: ``bcbench run|models|compare|efficiency`` (``bench/*.py`` are thin wrappers)."""
+"""Command line: ``bcbench run|compare|cost|models|submit``, argparse subcommands (``bench/*.py`` are thin
+wrappers). Each command imports what it needs in its handler, so ``bcbench --help`` stays quick."""
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import sys
 from collections.abc import Sequence
 
-from bcbench.errors import EXIT_OK, EXIT_USAGE
+from bcbench.cli.commands import add_compare_parser, add_models_parser, add_run_parser
+from bcbench.cli.cost import add_cost_parser
+from bcbench.cli.submit import add_submit_parser
 
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("bcbench.cli.commands", "run_command"),
-    "models": ("bcbench.cli.commands", "models_command"),
-    "compare": ("bcbench.cli.commands", "compare_command"),
-    "efficiency": ("bcbench.cli.cost", "main"),
-    "submit": ("bcbench.cli.submit", "submit_command"),
-}
+
+def version_text() -> str:
+    """``bcbench <version>`` and the git commit when bcbench runs from a checkout."""
+    from bcbench import __version__
+    from bcbench.env import git_sha
+
+    sha = git_sha()
+    return f"bcbench {__version__}" + (f" (git {sha[:12]})" if sha else "")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bcbench",
+        description="Seed-swept, cost-aware benchmarks of image classifiers for medical imaging.",
+        epilog="bcbench COMMAND --help shows each command's options.",
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_run_parser(commands)
+    add_compare_parser(commands)
+    add_cost_parser(commands)
+    add_models_parser(commands)
+    add_submit_parser(commands)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        names = ", ".join(COMMANDS)
-        print(f"usage: bcbench {{{names}}} ...  (bcbench <command> --help for its options)")
-        return EXIT_OK if not argv or argv[0] in ("-h", "--help") else EXIT_USAGE
-    module_name, function_name = COMMANDS[argv[0]]
-    module = importlib.import_module(module_name)  # only the chosen command's imports are paid for
-    return int(getattr(module, function_name)(argv[1:]))
+    """Parse ``argv`` (default: the process's arguments) and run the chosen command; its exit code."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -1,35 +1,27 @@
-"""``bcbench run``, ``bcbench models`` and ``bcbench compare``."""
+"""``bcbench run``, ``bcbench compare`` and ``bcbench models``."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bcbench.cli.common import add_sweep_flags, guarded, interrupt, make_console
+from bcbench.cli.common import add_config_arguments, add_sweep_flags, guarded, interrupt, make_console
 from bcbench.errors import EXIT_OK
 
 
-def run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bcbench run",
+def add_run_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="train and evaluate every run of a config",
         description="Train and evaluate every model x seed of a config; resume where a previous run stopped.",
         epilog="Overrides are dotted keys, e.g. train.epochs=3 'models=[simple_cnn]' data.root=/data/busi",
     )
-    parser.add_argument("--config", "-c", help="YAML experiment file (default: configs/default.yaml)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="key=value", help="same as a positional"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the planned runs and exit")
     add_sweep_flags(parser)
-    return parser
-
-
-def run_command(argv: Sequence[str]) -> int:
-    args = run_parser().parse_args(argv)
-    return guarded(lambda: _run(args), debug=args.debug)
+    parser.set_defaults(handler=lambda args: guarded(lambda: _run(args), debug=args.debug))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -41,8 +33,8 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     config = load_config(args.config or default_config_path(), [*args.overrides, *args.set])
-    console = make_console()
-    return run_sweep(config, fresh=args.fresh, dry_run=args.dry_run, console=console)
+    result = run_sweep(config, fresh=args.fresh, dry_run=args.dry_run, console=make_console())
+    return result.exit_code
 
 
 def default_config_path() -> Path | None:
@@ -51,35 +43,40 @@ def default_config_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def models_command(argv: Sequence[str]) -> int:
+def add_models_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "models", help="list the model names", description="List the model names bcbench accepts."
+    )
+    parser.set_defaults(handler=_models)
+
+
+def _models(args: argparse.Namespace) -> int:
     from bcbench.models import available_models
 
-    parser = argparse.ArgumentParser(
-        prog="bcbench models", description="List the model names bcbench accepts."
-    )
-    parser.parse_args(argv)
     print("\n".join(available_models()))
     return EXIT_OK
 
 
-def compare_command(argv: Sequence[str]) -> int:
-    """Rebuild tables, CSVs, report.md and figures from stored records (no training)."""
-    parser = argparse.ArgumentParser(
-        prog="bcbench compare",
-        description="Rebuild every table and figure of a sweep from runs.jsonl; with several folders, "
-        "compare them side by side (comparison.csv).",
+COMPARE = (
+    "Rebuild every table and figure of a sweep from its records (no training); with several folders, compare "
+    "them side by side (comparison.csv)."
+)
+
+
+def add_compare_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "compare", help="rebuild a sweep's report, or compare sweeps", description=COMPARE
     )
     parser.add_argument(
         "directories", nargs="+", type=Path, metavar="SWEEP_DIR", help="results/<sweep> folder(s)"
     )
     parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
-    args = parser.parse_args(argv)
+    parser.set_defaults(handler=lambda args: guarded(lambda: _compare(args), debug=args.debug))
 
-    def action() -> int:
-        from bcbench.report import rebuild
 
-        rebuild(args.directories, out=args.out, console=make_console())
-        return EXIT_OK
+def _compare(args: argparse.Namespace) -> int:
+    from bcbench.report import rebuild
 
-    return guarded(action, debug=args.debug)
+    rebuild(args.directories, out=args.out, console=make_console())
+    return EXIT_OK

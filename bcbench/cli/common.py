@@ -1,4 +1,5 @@
-"""What every command shares: one-line errors instead of tracebacks, the console, interruption."""
+"""What every command shares: config arguments, one-line errors instead of tracebacks, the console,
+interruption."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def guarded(action: Callable[[], int], debug: bool) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)  # plain print: Rich would wrap a long line
         return EXIT_USAGE
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config, dotted overrides and --set, which every command that plans a sweep takes."""
+    parser.add_argument("--config", "-c", help="YAML experiment file (default: configs/default.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="key=value", help="same as a positional"
+    )
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:

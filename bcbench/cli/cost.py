@@ -1,8 +1,8 @@
 """What models cost: params, FLOPs, size, throughput, latency percentiles, memory, per model.
 
-    bcbench efficiency --models resnet101 mobilenet_v3_large simple_cnn --batch-sizes 1 8 64
+    bcbench cost --models resnet101 mobilenet_v3_large simple_cnn --batch-sizes 1 8 64
 
-Prints a Rich table and writes efficiency.csv / efficiency.json to --out. Under `accelerate launch`
+Prints a Rich table and writes cost.csv / cost.json to --out. Under `accelerate launch`
 only the main process measures (on its device); the others exit at once. A model that fails is
 reported with the reason and the rest are still measured; the exit code is 1 if any failed.
 """
@@ -10,19 +10,25 @@ reported with the reason and the rest are still measured; the exit code is 1 if 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from collections.abc import Sequence
+from typing import Any
 
 from bcbench.cli.common import make_console
-from bcbench.cost import table
-from bcbench.device import PRECISIONS
+
+PRECISION_CHOICES = ("no", "fp16", "bf16")  # bcbench.device.PRECISIONS, without importing torch to parse
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bcbench efficiency", description=__doc__.splitlines()[0])
+def add_cost_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "cost",
+        aliases=["efficiency"],
+        help="measure what models cost, without training",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--models", nargs="+", required=True, help="bcbench / torchvision model names")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32], help="inference batch sizes")
-    parser.add_argument("--precision", choices=PRECISIONS, default="no", help="autocast precision")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="no", help="autocast precision")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--num-classes", type=int, default=3)
     parser.add_argument("--channels-last", action="store_true")
@@ -36,22 +42,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-batch-size", type=int, help="also measure training throughput at this batch")
     parser.add_argument("--no-energy", action="store_true", help="skip the NVML energy loop on CUDA")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: this process's accelerate device)")
-    parser.add_argument("--out", default="results/efficiency", help="folder for efficiency.csv/.json")
-    return parser.parse_args(argv)
+    parser.add_argument("--out", default="results/cost", help="folder for cost.csv/.json")
+    parser.set_defaults(handler=_cost)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def _cost(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
+    from bcbench.cost import table
     from bcbench.models import build_model
 
+    if args.command == "efficiency":
+        print(
+            "note: `bcbench efficiency` is now `bcbench cost` (the old name still works for now)",
+            file=sys.stderr,
+        )
     state = PartialState()
     if not state.is_main_process:
         return 0
     console = make_console()
     settings = dict(vars(args), device=args.device or str(state.device), energy=not args.no_energy)
-    for key in ("models", "no_energy", "out"):
+    for key in ("models", "no_energy", "out", "command", "handler"):
         settings.pop(key)
     started = time.perf_counter()
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from bcbench.cli.common import add_sweep_flags, guarded, interrupt, make_console
+from bcbench.cli.common import add_config_arguments, add_sweep_flags, guarded, interrupt, make_console
 from bcbench.config import Config
 from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, BcbenchError, ConfigError
 
@@ -35,7 +34,7 @@ class WorkerTask:
         # its run back at once, which the worker does when interrupted
         signal.signal(signal.SIGTERM, interrupt)
         signal.signal(signal.SIGINT, interrupt)
-        return run_sweep(self.config, directory=self.directory, console=make_console())
+        return run_sweep(self.config, directory=self.directory, console=make_console()).exit_code
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Called by submitit on its time-limit/preemption signal: requeue the same worker. The claim
@@ -54,22 +53,23 @@ class SummaryTask:
     def __call__(self) -> int:
         from bcbench.sweep import summarise_sweep
 
-        return summarise_sweep(self.config, self.directory, make_console())
+        return summarise_sweep(self.config, self.directory, make_console()).exit_code
 
 
-def submit_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bcbench submit",
-        description="Run a sweep as N queue workers in a SLURM job array (submitit), then a job that "
-        "writes the report; --local runs the workers as local processes instead.",
-        epilog="Overrides are dotted keys, as for bcbench run. The sweep folder (output_dir) must be on a "
-        "file system that every node sees.",
-    )
-    parser.add_argument("--config", "-c", help="YAML experiment file (default: configs/default.yaml)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="key=value", help="same as a positional"
-    )
+SUBMIT = (
+    "Run a sweep as N queue workers in a SLURM job array (submitit), then a job that writes the report; "
+    "--local runs the workers as local processes instead."
+)
+SUBMIT_EPILOG = (
+    "Overrides are dotted keys, as for bcbench run. The sweep folder (output_dir) must be on a file system "
+    "that every node sees."
+)
+
+
+def add_submit_parser(commands: Any) -> None:
+    summary = "run a sweep as a SLURM job array (or --local processes)"
+    parser = commands.add_parser("submit", help=summary, description=SUBMIT, epilog=SUBMIT_EPILOG)
+    add_config_arguments(parser)
     parser.add_argument("--workers", "-n", type=int, default=4, help="worker tasks in the array (default 4)")
     parser.add_argument("--partition", help="SLURM partition")
     parser.add_argument("--account", help="SLURM account")
@@ -79,12 +79,7 @@ def submit_parser() -> argparse.ArgumentParser:
     parser.add_argument("--local", action="store_true", help="run the tasks here (submitit LocalExecutor)")
     parser.add_argument("--logs", type=Path, help="submitit's folder for logs (default: <sweep>/submitit)")
     add_sweep_flags(parser)
-    return parser
-
-
-def submit_command(argv: Sequence[str]) -> int:
-    args = submit_parser().parse_args(argv)
-    return guarded(lambda: _submit(args), debug=args.debug)
+    parser.set_defaults(handler=lambda args: guarded(lambda: _submit(args), debug=args.debug))
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -92,8 +87,7 @@ def _submit(args: argparse.Namespace) -> int:
 
     from bcbench.cli.commands import default_config_path
     from bcbench.config import load_config
-    from bcbench.sweep.plan import plan_runs, sweep_dir
-    from bcbench.sweep.runner import preflight, prepare_directory
+    from bcbench.sweep import plan_runs, preflight, prepare_directory, sweep_dir
 
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: submit at least 1 worker")
@@ -170,7 +164,7 @@ def _wait_locally(jobs: list, config: Config, directory: Path, console: Console)
             f"[yellow]interrupted:[/] workers stopped; rerun the same command to resume {directory}"
         )
         return EXIT_INTERRUPTED
-    return summarise_sweep(config, directory, console)
+    return summarise_sweep(config, directory, console).exit_code
 
 
 def parse_minutes(text: str) -> int:

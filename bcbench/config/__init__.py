@@ -1,11 +1,11 @@
 """Experiment configuration: the schema (``schema``) and strict loading with overrides (``load``)."""
 
-from bcbench.config.load import build, load_config, to_dict
+from bcbench.config.load import build, build_config, load_config, set_dotted, to_dict
 from bcbench.config.schema import (
     AugmentConfig,
     Config,
+    CostConfig,
     DataConfig,
-    EfficiencyConfig,
     EvaluationConfig,
     ModelOptions,
     QueueConfig,
@@ -15,13 +15,15 @@ from bcbench.config.schema import (
 __all__ = [
     "AugmentConfig",
     "Config",
+    "CostConfig",
     "DataConfig",
-    "EfficiencyConfig",
     "EvaluationConfig",
     "ModelOptions",
     "QueueConfig",
     "TrainConfig",
     "build",
+    "build_config",
     "load_config",
+    "set_dotted",
     "to_dict",
 ]

@@ -1,7 +1,9 @@
 """Loading a config: defaults < YAML file < ``key=value`` overrides, strictly.
 
 Unknown keys are errors that name the closest valid key; values are checked against the field's type,
-then by the block's own ``check``.
+then by the block's own ``check``. Hand-written rather than a schema library's because the hint for a
+mistyped key (the closest valid key, in dotted form) is what users need and none of them gives it.
+Keys renamed since an earlier version (``RENAMED_KEYS``) are still read, with a one-line note.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 import difflib
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +33,9 @@ def to_dict(config: Any) -> Any:
     return config
 
 
+RENAMED_KEYS = {"efficiency": "cost"}  # old top-level key -> its name now
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Defaults, then the YAML file at ``path``, then ``key=value`` overrides."""
     raw: dict[str, Any] = {}
@@ -37,8 +43,31 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         raw = _read_yaml(Path(path))
     for override in overrides:
         key, value = _parse_override(override)
-        _set_dotted(raw, key, value)
-    return build(Config, raw, "")
+        set_dotted(raw, key, value)
+    return build_config(raw)
+
+
+def build_config(raw: dict[str, Any]) -> Config:
+    """A ``Config`` from a plain mapping (renamed keys read under their new names)."""
+    return build(Config, renamed_keys_moved(raw), "")
+
+
+def renamed_keys_moved(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with each old top-level key (``RENAMED_KEYS``) merged under its new name, noted once."""
+    raw = dict(raw)
+    for old, new in RENAMED_KEYS.items():
+        if old not in raw:
+            continue
+        value = raw.pop(old)
+        warnings.warn(
+            f"config key {old!r} is now {new!r} ({old}.enabled -> {new}.enabled); the old name still works "
+            "for now: rename it in your config",
+            FutureWarning,
+            stacklevel=3,
+        )
+        current = raw.get(new)
+        raw[new] = {**value, **current} if isinstance(value, dict) and isinstance(current, dict) else value
+    return raw
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -66,7 +95,9 @@ def _parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested mappings, creating the missing ones (``build`` then rejects unknown keys
+    with a hint, so a mistyped dotted key is caught there)."""
     parts = dotted.split(".")
     node = raw
     for part in parts[:-1]:

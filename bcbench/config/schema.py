@@ -148,8 +148,9 @@ class ModelOptions:
 
 
 @dataclass(frozen=True)
-class EfficiencyConfig:
-    """Cost measurements attached to every run record."""
+class CostConfig:
+    """What a trained model costs, measured after each run and kept in its record's ``cost`` block (the key
+    was called ``efficiency`` before bcbench 0.3; that name is still read, with a note)."""
 
     enabled: bool = True
     batch_sizes: tuple[int, ...] = (1, 32)
@@ -228,7 +229,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    efficiency: EfficiencyConfig = field(default_factory=EfficiencyConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
 

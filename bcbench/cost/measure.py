@@ -15,7 +15,7 @@ Conventions (every figure is labelled with its unit):
 - On CPU the timed work runs with ``torch.get_num_threads()`` threads (recorded as ``threads``); on
   a shared machine the figures vary, so compare models measured in the same session.
 
-Nothing here reads ``sys.argv`` or prints; ``bench/efficiency.py`` is the command line.
+Nothing here reads ``sys.argv`` or prints; ``bench/cost.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bcbench.cost.block import CostBlock
 from bcbench.cost.memory import energy_per_image, peak_memory_mb, reset_peak_memory
 from bcbench.cost.static import count_flops, count_parameters, model_size_mb
 from bcbench.cost.throughput import measure_latency, measure_throughput, measure_train_throughput
@@ -49,8 +50,8 @@ def measure_cost(
     train_batch_size: int | None = None,
     energy: bool = True,
     channels: int = 3,
-) -> dict[str, Any]:
-    """The run record's ``efficiency`` block (see DESIGN.md); the model is left as it was.
+) -> CostBlock:
+    """The run record's ``cost`` block; the model is left as it was.
 
     Inference figures use eval mode on ``device``; ``infer_throughput`` is images/s at the largest
     batch that ran (``infer_batch_size``), ``throughput_by_batch`` maps each batch that ran to
@@ -72,26 +73,24 @@ def measure_cost(
     memory = _memory_block(
         device, inference["memory"], train_memory, inference["windowed"] and train_windowed
     )
-    settings = {
-        "precision": precision,
-        "channels_last": channels_last,
-        "compiled": compile,
-        "image_size": image_size,
-    }
-    return {
-        **_static_block(model, image_size, channels, precision, flops),
-        **_inference_block(inference),
-        "train_throughput": train["images_per_s"] if train else None,
-        "train_batch_size": train["batch_size_run"] if train else None,
-        "train_split_ms": train["split_ms"] if train else None,
-        "peak_memory_mb": memory["peak_mb"],
-        "memory": memory,
-        "energy": inference["energy"],
-        "device": str(device),
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        **settings,
-    }
+    settings = {"precision": precision, "channels_last": channels_last, "compiled": compile}
+    return CostBlock.from_json(
+        {
+            **_static_block(model, image_size, channels, precision, flops),
+            **_inference_block(inference),
+            "train_throughput": train["images_per_s"] if train else None,
+            "train_batch_size": train["batch_size_run"] if train else None,
+            "train_split_ms": train["split_ms"] if train else None,
+            "peak_memory_mb": memory["peak_mb"],
+            "memory": memory,
+            "energy": inference["energy"],
+            "device": str(device),
+            "device_name": device_name(device),
+            "threads": torch.get_num_threads(),
+            "image_size": image_size,
+            **settings,
+        }
+    )
 
 
 def _measure_training(

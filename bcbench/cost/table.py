@@ -1,4 +1,4 @@
-"""Cost of several models side by side (``bcbench efficiency``): rows, a Rich table, CSV and JSON files."""
+"""Cost of several models side by side (``bcbench cost``): rows, a Rich table, CSV and JSON files."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def measure_named_models(
     on_done: Callable[[dict[str, Any]], None] | None = None,
     **settings: Any,
 ) -> list[dict[str, Any]]:
-    """One row per model: ``{"model", "status": "ok"|"failed", "error", **measure_cost(...)}``.
+    """One row per model: ``{"model", "status": "ok"|"failed", "error", **measure_cost(...).to_json()}``.
 
     A model that cannot be built or measured becomes a failed row with the reason; the rest go on.
     """
@@ -33,7 +33,7 @@ def measure_named_models(
                 "model": name,
                 "status": "ok",
                 "error": None,
-                **measure_cost(build(name), **settings),
+                **measure_cost(build(name), **settings).to_json(),
             }
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -53,7 +53,7 @@ def measure_named_models(
 def format_cost_table(
     rows: Sequence[dict[str, Any]], batch_sizes: Sequence[int], title: str | None = None
 ) -> Any:
-    """A ``rich.table.Table`` of efficiency rows; failed models are listed with their reasons below."""
+    """A ``rich.table.Table`` of cost rows; failed models are listed with their reasons below."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -82,7 +82,7 @@ def _table_title(rows: Sequence[dict[str, Any]]) -> str:
         flags = [f"{measured['image_size']}px", f"precision {measured['precision']}"]
         flags += ["channels-last"] * measured["channels_last"] + ["compiled"] * measured["compiled"]
         setting = ": " + ", ".join(flags)
-    return f"bcbench efficiency{setting} (FLOPs = 2 x MACs; MiB = 2**20 bytes; throughput compute-only)"
+    return f"bcbench cost{setting} (FLOPs = 2 x MACs; MiB = 2**20 bytes; throughput compute-only)"
 
 
 def _table_cells(row: dict[str, Any], batch_sizes: Sequence[int]) -> list[str]:
@@ -143,14 +143,14 @@ def csv_row(row: dict[str, Any], batch_sizes: Sequence[int]) -> dict[str, Any]:
 def write_cost_results(
     rows: Sequence[dict[str, Any]], out_dir: str | Path, batch_sizes: Sequence[int], settings: dict[str, Any]
 ) -> tuple[Path, Path]:
-    """Write ``efficiency.csv`` (flat) and ``efficiency.json`` (settings, env, full rows) atomically."""
+    """Write ``cost.csv`` (flat) and ``cost.json`` (settings, env, full rows) atomically."""
     out = Path(out_dir)
     device = str(settings.get("device") or "cpu")
     document = {"settings": settings, "env": capture_environment(device), "results": list(rows)}
-    json_path = write_atomic(out / "efficiency.json", json.dumps(document, indent=2, default=str) + "\n")
+    json_path = write_atomic(out / "cost.json", json.dumps(document, indent=2, default=str) + "\n")
     columns = [*CSV_COLUMNS, *[f"throughput_b{b}" for b in batch_sizes]]
-    with atomic_open(out / "efficiency.csv", "w", newline="") as handle:
+    with atomic_open(out / "cost.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(csv_row(row, batch_sizes) for row in rows)
-    return out / "efficiency.csv", json_path
+    return out / "cost.csv", json_path

@@ -275,12 +275,6 @@ def _rotation_source(
     return (source_y.long() * (width + 2) + source_x.long()).view(count, -1)
 
 
-def jitter_batch(pixels: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor) -> torch.Tensor:
-    """Brightness then contrast on float images in [0, 255], per-sample factors [B], as torchvision does:
-    scale, clamp, then blend with the per-image grayscale mean, clamp. Not rounded; ``pixels`` is kept."""
-    return jitter_batch_(pixels.clone(), brightness, contrast)
-
-
 def jitter_batch_(pixels: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor) -> torch.Tensor:
     """``jitter_batch`` in place on ``pixels`` (float, [B, 3, H, W], contiguous): no temporaries the size
     of the batch."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bcbench.config import DataConfig
+from bcbench.config import Config, DataConfig
 from bcbench.data.audit import data_audit, warn_about_audit, warn_skipped
 from bcbench.data.bundle import DataBundle
 from bcbench.data.decode import DecodedImages, Progress, StreamedImages, decode_images
@@ -45,14 +45,19 @@ GroupPolicy = str  # "auto" | "required" | "ignore" (evaluation.groups)
 
 
 def build_data(
-    data_config: DataConfig, progress: Progress | None = None, group_policy: GroupPolicy = "auto"
+    config: Config | DataConfig, progress: Progress | None = None, group_policy: GroupPolicy | None = None
 ) -> DataBundle:
     """Resolve the root (None = the embedded synthetic set) and build its bundle (see the module doc).
 
-    Files that only fail when decoded (damage past the header) are found after the split; with
-    ``on_bad_image: skip`` the split is then made again without them, exactly as if they had been caught
-    by the scan or were not on disk, so every class keeps its place in every split.
+    ``config`` is a whole ``Config`` (its ``evaluation.groups`` then says whether splits keep groups
+    whole) or its ``data`` block (groups: ``group_policy``, default ``auto``). Files that only fail when
+    decoded (damage past the header) are found after the split; with ``on_bad_image: skip`` the split is
+    then made again without them, exactly as if they had been caught by the scan or were not on disk, so
+    every class keeps its place in every split.
     """
+    data_config = config.data if isinstance(config, Config) else config
+    if group_policy is None:
+        group_policy = config.evaluation.groups if isinstance(config, Config) else "auto"
     root = resolve_root(data_config)
     if source_kind(data_config, root) == "npz":
         return npz_bundle(root, data_config, progress, group_policy)
@@ -98,7 +103,7 @@ def _build_from_files(
     return DataBundle(
         root=source.root,
         classes=source.classes,
-        images=decoded,
+        decoded=decoded,
         splits=splits,
         split_hash=split_sha256(relpaths, splits),
         audit=audit,
@@ -215,7 +220,7 @@ def _streamed(
 ) -> DecodedImages:
     """The data set without decoding anything: batches are decoded when the training loop gathers them."""
     return DecodedImages(
-        images=StreamedImages([root / record.relpath for record in records], data_config),
+        pixels=StreamedImages([root / record.relpath for record in records], data_config),
         labels=torch.tensor([record.label for record in records], dtype=torch.int64),
         relpaths=[record.relpath for record in records],
         classes=list(classes),

@@ -26,7 +26,7 @@ class DataBundle:
 
     root: Path
     classes: list[str]
-    images: DecodedImages
+    decoded: DecodedImages
     splits: dict[str, np.ndarray]
     split_hash: str
     audit: dict[str, Any] = field(default_factory=dict)
@@ -43,24 +43,24 @@ class DataBundle:
         return {name: int(indices.size) for name, indices in self.splits.items()}
 
     def class_counts(self, split: str) -> list[int]:
-        labels = self.images.labels.numpy()[self.indices(split)]
+        labels = self.decoded.labels.numpy()[self.indices(split)]
         return np.bincount(labels, minlength=len(self.classes)).tolist()
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(uint8 images [n, 3, H, W], int64 labels [n]) of one split, in index order."""
         index = torch.from_numpy(self.indices(split))
-        images = self.images.images
+        images = self.decoded.pixels
         selected = (
             images.subset(index) if isinstance(images, StreamedImages) else images.index_select(0, index)
         )
-        return selected, self.images.labels.index_select(0, index)
+        return selected, self.decoded.labels.index_select(0, index)
 
     def relpaths(self, split: str) -> list[str]:
-        return [self.images.relpaths[int(i)] for i in self.indices(split)]
+        return [self.decoded.relpaths[int(i)] for i in self.indices(split)]
 
     def labels(self) -> np.ndarray:
-        return self.images.labels.numpy()
+        return self.decoded.labels.numpy()
 
     def with_splits(self, splits: dict[str, np.ndarray]) -> DataBundle:
         """The same decoded images under another split (a cross-validation fold)."""
-        return replace(self, splits=splits, split_hash=split_sha256(self.images.relpaths, splits))
+        return replace(self, splits=splits, split_hash=split_sha256(self.decoded.relpaths, splits))

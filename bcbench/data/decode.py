@@ -144,7 +144,7 @@ def decode_file(path: Path, data_config: DataConfig) -> torch.Tensor:
 class DecodedImages:
     """Every usable image of a data set, decoded and preprocessed once, in discovery order."""
 
-    images: torch.Tensor | StreamedImages  # uint8 [N, 3, H, W], or decoded per batch (storage: stream)
+    pixels: torch.Tensor | StreamedImages  # uint8 [N, 3, H, W], or decoded per batch (storage: stream)
     labels: torch.Tensor  # int64 [N]
     relpaths: list[str]
     classes: list[str]
@@ -185,7 +185,7 @@ def decode_images(
     left_out = {entry["path"] for entry in skipped}
     kept = [index for index, relpath in enumerate(relpaths) if relpath not in left_out]
     return DecodedImages(
-        images=images,
+        pixels=images,
         labels=labels[kept],
         relpaths=[relpaths[index] for index in kept],
         classes=list(classes),

@@ -30,12 +30,12 @@ class ExternalSet:
 
     name: str
     root: Path
-    images: DecodedImages
+    decoded: DecodedImages
     classes_present: list[str]
     source: str
 
     def __len__(self) -> int:
-        return len(self.images.relpaths)
+        return len(self.decoded.relpaths)
 
 
 def build_external(

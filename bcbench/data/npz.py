@@ -57,7 +57,7 @@ def npz_images(
     hashes = [
         hashlib.sha256(pixels.tobytes()).hexdigest() for s in SPLITS for pixels in arrays[f"{s}_images"]
     ]
-    decoded = DecodedImages(images=images, labels=labels, relpaths=relpaths, classes=classes, sha256=hashes)
+    decoded = DecodedImages(pixels=images, labels=labels, relpaths=relpaths, classes=classes, sha256=hashes)
     return decoded, splits
 
 

@@ -96,18 +96,6 @@ def _allocate(counts: np.ndarray, total: int, reserve: int, split: str) -> np.nd
     return allocation
 
 
-def manifest_split(
-    relpaths: Sequence[str], manifest_path: str | Path, excluded: Collection[str] = ()
-) -> dict[str, np.ndarray]:
-    """Split from a CSV with header ``path,split``: path relative to the data root, split train|val|test.
-
-    Every image on disk must be listed exactly once and every listed path must be on disk, except the
-    ``excluded`` paths (files left out as unusable or duplicate): the manifest may list them or not.
-    """
-    manifest, assigned = read_manifest(manifest_path)
-    return splits_from_manifest(manifest, assigned, relpaths, excluded)
-
-
 def read_manifest(manifest_path: str | Path) -> tuple[Path, dict[str, tuple[str, int]]]:
     """(manifest path, {relpath: (split, row)}), checking split names and that no path is listed twice."""
     manifest = Path(manifest_path).expanduser()

@@ -1,22 +1,44 @@
-"""Metrics: pure functions from predictions to scores (``classification``), test-set bootstrap intervals
-(``bootstrap``), validation scores that pick the best epoch (``selection``), and the record's typed
-``test`` block (``block``)."""
+"""Metrics: every score's formula once, batched (``formulas``); the scores of a set of predictions
+(``classification``); temperature scaling and calibration scores (``calibration``); the stratified
+bootstrap over test images (``stratified``); operating points of one class against the rest
+(``operating``); validation scores that pick the best epoch (``selection``); and the builders of the
+record's ``test`` and external blocks (``evaluate``, ``block``)."""
 
 from bcbench.metrics.block import ClassScores, TestMetrics
-from bcbench.metrics.bootstrap import bootstrap_metric_ci
-from bcbench.metrics.classification import (
-    classification_metrics,
-    metrics_from_confusion,
-    present_class_metrics,
+from bcbench.metrics.calibration import apply_temperature, calibration_scores, fit_temperature
+from bcbench.metrics.classification import classification_metrics, metrics_from_confusion
+from bcbench.metrics.evaluate import evaluate, evaluate_external
+from bcbench.metrics.formulas import ECE_BINS, nll, reliability
+from bcbench.metrics.operating import (
+    choose_threshold,
+    default_positive_class,
+    pr_points,
+    rates_at,
+    roc_points,
+    sensitivity_at_specificity,
 )
 from bcbench.metrics.selection import selection_score
+from bcbench.metrics.stratified import METHOD as BOOTSTRAP_METHOD
 
 __all__ = [
+    "BOOTSTRAP_METHOD",
+    "ECE_BINS",
     "ClassScores",
     "TestMetrics",
-    "bootstrap_metric_ci",
+    "apply_temperature",
+    "calibration_scores",
+    "choose_threshold",
     "classification_metrics",
+    "default_positive_class",
+    "evaluate",
+    "evaluate_external",
+    "fit_temperature",
     "metrics_from_confusion",
-    "present_class_metrics",
+    "nll",
+    "pr_points",
+    "rates_at",
+    "reliability",
+    "roc_points",
     "selection_score",
+    "sensitivity_at_specificity",
 ]

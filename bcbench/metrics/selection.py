@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
-from torchmetrics.functional.classification import multiclass_auroc
 
-from bcbench.metrics.classification import confusion_accuracy, per_class_f1
+from bcbench.metrics import formulas
 
 Score = Callable[[torch.Tensor, torch.Tensor], float]
 
@@ -27,25 +27,24 @@ def selection_score(name: str) -> tuple[bool, Score | None]:
     return scores[name]
 
 
-def _confusion(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    classes = probs.shape[1]
-    flat = labels.long() * classes + probs.argmax(1)
-    return torch.bincount(flat, minlength=classes * classes).view(classes, classes)
+def _arrays(probs: torch.Tensor, labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    return probs.detach().cpu().double().numpy(), labels.detach().cpu().long().numpy()
+
+
+def _confusion(probs: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    values, targets = _arrays(probs, labels)
+    return formulas.confusion(targets, values.argmax(axis=1), values.shape[1])
 
 
 def _accuracy(probs: torch.Tensor, labels: torch.Tensor) -> float:
-    return float(confusion_accuracy(_confusion(probs, labels).numpy()))
+    return float(formulas.accuracy(_confusion(probs, labels)))
 
 
 def _f1_macro(probs: torch.Tensor, labels: torch.Tensor) -> float:
-    return float(per_class_f1(_confusion(probs, labels).numpy()).mean())
+    return float(formulas.confusion_scores(_confusion(probs, labels))["f1_macro"])
 
 
 def _auroc_macro(probs: torch.Tensor, labels: torch.Tensor) -> float:
     """One-vs-rest macro AUROC; NaN when a class is missing from the validation labels (undefined)."""
-    classes = probs.shape[1]
-    if bool((torch.bincount(labels.long(), minlength=classes) == 0).any()):
-        return math.nan
-    return float(
-        multiclass_auroc(probs.float(), labels.long(), num_classes=classes, average="macro", thresholds=None)
-    )
+    value = formulas.auroc_macro(*_arrays(probs, labels))
+    return math.nan if value is None else float(value)

@@ -1,33 +1,76 @@
-"""Run records: the typed record and the metrics table (``schema``), the JSONL store (``store``), and
-selection and grouping for reports (``select``)."""
+"""Run records: the typed record and the metrics table (``schema``), the JSONL store (``store``), the stored
+per-image predictions (``predictions``), and selection and grouping for analysis (``select``)."""
 
-from bcbench.record.schema import METRICS, Metric, RunRecord, as_record, metric_named, metric_value
-from bcbench.record.select import class_names, group_label, group_records, minority_class, records_frame
+from bcbench.record.predictions import (
+    CALIBRATED_PREFIX,
+    PREDICTIONS_DIR,
+    PROB_PREFIX,
+    prediction_rows,
+    probabilities,
+    read_predictions,
+    with_calibrated,
+    write_predictions,
+)
+from bcbench.record.schema import (
+    METRICS,
+    Metric,
+    RunRecord,
+    as_record,
+    metric_named,
+    metric_value,
+    recall_metric,
+)
+from bcbench.record.select import (
+    class_names,
+    flatten,
+    group_label,
+    group_records,
+    is_cross_validation,
+    minority_class,
+    records_frame,
+)
 from bcbench.record.store import (
     RUNS_FILE,
-    LoadedRecords,
+    SHARDS_DIR,
+    SweepRecords,
     append_record,
-    load_records,
+    consolidate,
     newest_per_run,
     ok_records,
+    read_sweep,
+    shard_path,
 )
 
 __all__ = [
+    "CALIBRATED_PREFIX",
     "METRICS",
+    "PREDICTIONS_DIR",
+    "PROB_PREFIX",
     "RUNS_FILE",
-    "LoadedRecords",
+    "SHARDS_DIR",
     "Metric",
     "RunRecord",
+    "SweepRecords",
     "append_record",
     "as_record",
     "class_names",
+    "consolidate",
+    "flatten",
     "group_label",
     "group_records",
-    "load_records",
+    "is_cross_validation",
     "metric_named",
     "metric_value",
     "minority_class",
     "newest_per_run",
     "ok_records",
+    "prediction_rows",
+    "probabilities",
+    "read_predictions",
+    "read_sweep",
+    "recall_metric",
     "records_frame",
+    "shard_path",
+    "with_calibrated",
+    "write_predictions",
 ]

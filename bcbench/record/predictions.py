@@ -14,16 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bcbench.atomic import atomic_open
-from bcbench.metrics import classification_metrics
-from bcbench.metrics.calibration import apply_temperature, calibration_block
-from bcbench.metrics.stratified import METHOD as BOOTSTRAP_METHOD
-from bcbench.metrics.stratified import bootstrap_intervals
+from bcbench.metrics import apply_temperature
 from bcbench.record.schema import RunRecord
 
 PREDICTIONS_DIR = "predictions"
@@ -94,23 +90,3 @@ def probabilities(
     columns = [f"{prefix}{name}" for name in classes]
     probs = frame[columns].to_numpy(dtype=np.float64, copy=True)
     return probs, frame["label_index"].to_numpy(dtype=np.int64, copy=True)
-
-
-def recompute_test_metrics(directory: Path, record: RunRecord) -> dict[str, Any] | None:
-    """The run's test block recomputed from its stored test rows (None without stored predictions)."""
-    frame = read_predictions(directory, record)
-    if frame is None:
-        return None
-    probs, labels = probabilities(frame[frame["set"] == "test"], record.classes)
-    metrics = classification_metrics(probs, labels, record.classes)
-    metrics["bootstrap"] = bootstrap_intervals(probs, labels, record.classes)
-    metrics["bootstrap_method"] = BOOTSTRAP_METHOD
-    val_probs, val_labels = probabilities(frame[frame["set"] == "val"], record.classes)
-    metrics["calibration"] = calibration_block(val_probs, val_labels, probs, labels)
-    return metrics
-
-
-def matches_record(recomputed: dict[str, Any], record: RunRecord) -> list[str]:
-    """The test keys whose recomputed value differs from the recorded one (empty: all equal)."""
-    recorded = record.test.to_json() if record.test is not None else {}
-    return [key for key, value in recomputed.items() if recorded.get(key) != value]

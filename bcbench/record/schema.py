@@ -1,7 +1,7 @@
 """The run record (``RunRecord``), composed of the producers' blocks, and the one table of metrics.
 
 ``RunRecord.from_json`` reads any line of a ``runs.jsonl``, old or new (absent keys default, unknown
-keys are kept); ``to_json`` writes the contract of DESIGN.md. ``METRICS`` names every number the
+keys are kept); ``to_json`` writes the record format of the README. ``METRICS`` names every number the
 summary, pairwise tests, CSVs and tables show: where it lives in a record, its unit, whether higher
 is better, its label; ``metric_value`` reads one.
 """
@@ -41,7 +41,7 @@ class RunRecord(JsonBlock):
     test: TestMetrics | None = None
     external: dict[str, TestMetrics] = field(default_factory=dict)  # external test set name -> scores
     predictions: str | None = None  # per-image predictions CSV, relative to the sweep folder
-    efficiency: CostBlock | None = None
+    cost: CostBlock | None = None  # stored as "efficiency" before bcbench 0.3 (still read)
     env: Environment | None = None
     strategy: str | None = None
     worker: str | None = None  # the worker process that ran it (host, pid, id); its device is env.device
@@ -51,6 +51,13 @@ class RunRecord(JsonBlock):
     traceback: str | None = None
     checkpoint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Any line of a ``runs.jsonl``; a record from before bcbench 0.3 has its cost under "efficiency"."""
+        if isinstance(data, Mapping) and "efficiency" in data and "cost" not in data:
+            data = {("cost" if key == "efficiency" else key): value for key, value in data.items()}
+        return super().from_json(data)
 
     @property
     def ok(self) -> bool:
@@ -108,10 +115,10 @@ METRICS: tuple[Metric, ...] = (
     _score("f1_weighted", "weighted F1", headline=True),
     _score("auroc_macro", "macro AUROC"),
     _score("ece", "ECE", better="low"),
-    _cost("params", ("efficiency", "params"), "params (M)", "parameters", headline=True, scale=1e6, digits=2),
+    _cost("params", ("cost", "params"), "params (M)", "parameters", headline=True, scale=1e6, digits=2),
     _cost(
         "flops",
-        ("efficiency", "flops"),
+        ("cost", "flops"),
         "GFLOPs",
         "FLOPs per image (2 per multiply-add)",
         headline=True,
@@ -119,26 +126,24 @@ METRICS: tuple[Metric, ...] = (
     ),
     _cost(
         "infer_throughput",
-        ("efficiency", "infer_throughput"),
+        ("cost", "infer_throughput"),
         "img/s",
         "images/s (compute only)",
         better="high",
         headline=True,
         digits=0,
     ),
-    _cost(
-        "latency_p50_ms", ("efficiency", "latency_ms", "p50"), "latency p50 ms", "ms (batch 1)", headline=True
-    ),
+    _cost("latency_p50_ms", ("cost", "latency_ms", "p50"), "latency p50 ms", "ms (batch 1)", headline=True),
     _cost(
         "train_throughput",
-        ("efficiency", "train_throughput"),
+        ("cost", "train_throughput"),
         "train img/s",
         "images/s",
         better="high",
         digits=0,
     ),
-    Metric("train_seconds", ("efficiency", "train_seconds"), "train s", "s", "low", "cost", digits=1),
-    Metric("peak_memory_mb", ("efficiency", "peak_memory_mb"), "peak MiB", "MiB", "low", "cost", digits=0),
+    Metric("train_seconds", ("cost", "train_seconds"), "train s", "s", "low", "cost", digits=1),
+    Metric("peak_memory_mb", ("cost", "peak_memory_mb"), "peak MiB", "MiB", "low", "cost", digits=0),
     Metric("epochs_run", ("epochs_run",), "epochs run", kind="info", headline=True, digits=1),
 )
 METRIC_BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
@@ -166,8 +171,8 @@ def metric_named(name: str) -> Metric:
 
 
 def metric_value(record: RunRecord | Mapping[str, Any], metric: str | Metric) -> float:
-    """One metric of one run as a float (NaN when not measured)."""
-    found: Any = record
+    """One metric of one run (a record, or its JSON of any version) as a float (NaN when not measured)."""
+    found: Any = as_record(record)
     for step in (metric if isinstance(metric, Metric) else metric_named(metric)).path:
         if found is None:
             break

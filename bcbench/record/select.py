@@ -1,4 +1,5 @@
-"""Choosing and grouping records for reports: group labels, class names, the minority class, flat rows."""
+"""Choosing and grouping records for reports: group labels, class names, the minority class, whether a sweep
+is cross-validated, flat rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from bcbench.record.schema import RunRecord, as_record
 from bcbench.record.store import ok_records
 
-FLAT_BLOCKS = ("data", "test", "efficiency", "env", "axes")
+FLAT_BLOCKS = ("data", "test", "cost", "env", "axes")
 FLAT_TOP = ("sweep", "run_id", "model", "seed", "status", "error", "best_epoch", "epochs_run")
 
 
@@ -67,25 +68,38 @@ def _counted_classes(records: Sequence[RunRecord], names: list[str]) -> dict[str
     return totals if counted else None
 
 
+def is_cross_validation(records: Iterable[RunRecord]) -> bool:
+    """Whether any run is a cross-validation fold (holdout runs have no fold)."""
+    return any(record.fold is not None for record in records)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaves of nested mappings, keyed by their dotted paths (lists are leaves)."""
+    if not isinstance(value, Mapping):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        out.update(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
 def flatten_record(record: RunRecord | Mapping[str, Any]) -> dict[str, Any]:
-    """One flat row per record for runs.csv / pandas: nested keys joined with dots."""
+    """One flat row per record for runs.csv / pandas: nested keys joined with dots, a matrix as one JSON
+    cell, other lists comma-joined."""
     payload = as_record(record).to_json()
     row: dict[str, Any] = {key: payload.get(key) for key in FLAT_TOP}
     for block in FLAT_BLOCKS:
-        _flatten_into(row, block, payload.get(block) or {})
+        for key, value in flatten(payload.get(block) or {}, block).items():
+            row[key] = _cell(value)
     return row
 
 
-def _flatten_into(row: dict[str, Any], prefix: str, value: Any) -> None:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            _flatten_into(row, f"{prefix}.{key}", child)
-    elif isinstance(value, list) and value and isinstance(value[0], list):
-        row[prefix] = json.dumps(value)  # matrices stay one cell
-    elif isinstance(value, list):
-        row[prefix] = ",".join(str(v) for v in value)
-    else:
-        row[prefix] = value
+def _cell(value: Any) -> Any:
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return json.dumps(value)  # matrices stay one cell
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value
 
 
 def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> Any:

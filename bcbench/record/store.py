@@ -28,20 +28,6 @@ RUNS_FILE = "runs.jsonl"
 SHARDS_DIR = "runs"  # <sweep>/runs/<worker-id>.jsonl: one append-only file per worker process
 
 
-@dataclass
-class LoadedRecords:
-    """Records read from JSONL, plus the lines that could not be parsed."""
-
-    records: list[RunRecord] = field(default_factory=list)
-    bad_lines: list[int] = field(default_factory=list)  # 1-based line numbers
-
-    def newest(self) -> list[RunRecord]:
-        return newest_per_run(self.records)
-
-    def ok(self) -> list[RunRecord]:
-        return [record for record in self.newest() if record.ok]
-
-
 def newest_per_run(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
     """The newest record of each run_id (a retried run's latest outcome wins), in first-seen order.
 
@@ -103,30 +89,20 @@ def _terminate_torn_line(handle: Any) -> None:
         handle.write(b"\n")
 
 
-def load_records(path: str | Path) -> LoadedRecords:
-    """Read every parseable record of one JSONL file; torn or corrupt lines are listed, not fatal."""
-    loaded = LoadedRecords()
-    path = Path(path)
-    if not path.exists():
-        return loaded
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            record = _parse(line)
-            if record is None:
-                loaded.bad_lines.append(number)
-            else:
-                loaded.records.append(record)
-    return loaded
-
-
 @dataclass
-class SweepRecords(LoadedRecords):
-    """Every record of a sweep folder (a line found in several files counted once), and their files."""
+class SweepRecords:
+    """Every record of a sweep folder (a line found in several files counted once), their files, and the
+    lines that could not be read."""
 
+    records: list[RunRecord] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
-    bad: dict[str, list[int]] = field(default_factory=dict)  # file -> unreadable line numbers
+    bad: dict[str, list[int]] = field(default_factory=dict)  # file -> unreadable line numbers (1-based)
+
+    def newest(self) -> list[RunRecord]:
+        return newest_per_run(self.records)
+
+    def ok(self) -> list[RunRecord]:
+        return [record for record in self.newest() if record.ok]
 
 
 def shard_path(directory: str | Path, worker_id: str) -> Path:
@@ -143,8 +119,8 @@ def sweep_record_files(directory: str | Path) -> list[Path]:
 
 
 def read_sweep(directory: str | Path) -> SweepRecords:
-    """All records of a sweep folder, every file merged (``bad_lines`` are those of the first file with
-    any). ``newest()`` keeps one record per run id; a torn last line of any file is reported, not fatal."""
+    """All records of a sweep folder, every file merged. ``newest()`` keeps one record per run id; a torn
+    last line of any file is reported in ``bad``, not fatal."""
     merged = SweepRecords()
     seen: set[str] = set()
     for path in sweep_record_files(directory):
@@ -161,7 +137,6 @@ def read_sweep(directory: str | Path) -> SweepRecords:
             merged.records.append(record)
         if bad:
             merged.bad[str(path)] = bad
-            merged.bad_lines = merged.bad_lines or bad
     return merged
 
 

@@ -1,22 +1,26 @@
-"""report.md: a list of sections, each a function of the records (figures linked relative to the report)."""
+"""report.md: a list of sections, each rendering part of a ``SweepAnalysis`` (figures linked relative to the
+report)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from bcbench.record import RunRecord, group_records, metric_named, metric_value, newest_per_run
-from bcbench.report.analysis import Analysis, analyse
+from bcbench.analysis import (
+    BOUNDED,
+    OVER_TEST_IMAGES,
+    PER_RUN_INTERVAL,
+    SweepAnalysis,
+    over_runs_line,
+)
+from bcbench.record import RunRecord, flatten, metric_named
 from bcbench.report.clinical import clinical_markdown
 from bcbench.report.crossval import crossval_markdown
 from bcbench.report.delong import delong_markdown
 from bcbench.report.external import external_markdown
-from bcbench.report.format import clean_rows, fmt, markdown_table, missing
-from bcbench.report.frames import interval_method, is_cross_validated, pairwise_frame
+from bcbench.report.format import clean_rows, fmt, markdown_table
 from bcbench.report.stored import stored_markdown
 from bcbench.report.study import study_reference_markdown
 from bcbench.report.tables import pairwise_grid, seeds_description, split_description, summary_grid
@@ -33,45 +37,21 @@ CLINICAL_FIGURES = ("roc_pr", "reliability")
 
 @dataclass
 class ReportContext:
-    """What every section of report.md reads."""
+    """What every section of report.md reads: the analysis, the figures written, notes on the records."""
 
-    records: list[RunRecord]  # newest record of each run, failed included
-    ok: list[RunRecord]
-    failed: list[RunRecord]
-    groups: dict[str, list[RunRecord]]
-    pairwise: pd.DataFrame
+    analysis: SweepAnalysis
     figures: dict[str, Path] = field(default_factory=dict)
     notes: Sequence[str] = ()
-    directory: Path | None = None  # the sweep folder, where stored predictions are read
-    analysis: Analysis = field(default_factory=Analysis)
 
 
 Section = Callable[[ReportContext], list[str]]
 
 
 def render_markdown(
-    records: Iterable[RunRecord | dict[str, Any]],
-    pairwise: pd.DataFrame | None = None,
-    figure_paths: dict[str, Path] | None = None,
-    notes: Sequence[str] = (),
-    directory: Path | None = None,
-    analysis: Analysis | None = None,
+    analysis: SweepAnalysis, figure_paths: dict[str, Path] | None = None, notes: Sequence[str] = ()
 ) -> str:
-    """The whole report.md text (figures are linked relative to the report's folder); with the sweep's
-    ``directory``, the sections that read stored predictions (pooled out-of-fold, the recompute check)."""
-    newest = newest_per_run(records)
-    ok = [r for r in newest if r.ok]
-    context = ReportContext(
-        records=newest,
-        ok=ok,
-        failed=[r for r in newest if not r.ok],
-        groups=group_records(ok),
-        pairwise=pairwise_frame(ok) if pairwise is None else pairwise,
-        figures=dict(figure_paths or {}),
-        notes=notes,
-        directory=directory,
-        analysis=analysis if analysis is not None else analyse(ok, directory),
-    )
+    """The whole report.md text (figures are linked relative to the report's folder)."""
+    context = ReportContext(analysis, dict(figure_paths or {}), notes)
     lines: list[str] = []
     for section in SECTIONS:
         lines += section(context)
@@ -79,20 +59,23 @@ def render_markdown(
 
 
 def _header(context: ReportContext) -> list[str]:
-    sweep = next((r.sweep for r in context.records if r.sweep), "unnamed")
+    analysis = context.analysis
+    sweep = next((r.sweep for r in analysis.records if r.sweep), "unnamed")
     out = [f"# bcbench report: {sweep}", ""]
-    out.append(
-        f"- runs: {len(context.ok)} ok, {len(context.failed)} failed; models: {', '.join(context.groups)}\n"
-        f"- seeds: {seeds_description(context.groups)}\n- split: {split_description(context.ok)}"
-    )
+    runs = f"{len(analysis.ok)} ok, {len(analysis.failed)} failed"
+    out += [
+        f"- runs: {runs}; models: {', '.join(analysis.groups)}",
+        f"- seeds: {seeds_description(analysis.groups)}",
+        f"- split: {split_description(analysis.ok)}",
+    ]
     out += [f"- note: {note}" for note in context.notes]
     return [*out, ""]
 
 
 def _summary(context: ReportContext) -> list[str]:
-    grid = summary_grid(context.ok)
+    grid = summary_grid(context.analysis)
     out = ["## Summary", "", grid.markdown(), "", grid.caption, ""]
-    reference = study_reference_markdown(context.ok)
+    reference = study_reference_markdown(context.analysis.study)
     if reference:
         out += ["### Reported by the study (one seed) vs this sweep", "", reference, ""]
     return out
@@ -100,7 +83,7 @@ def _summary(context: ReportContext) -> list[str]:
 
 def _pairwise(context: ReportContext) -> list[str]:
     out = ["## Pairwise comparisons", ""]
-    pairwise = context.pairwise
+    pairwise = context.analysis.pairwise
     if pairwise.empty:
         return [*out, "One model only: nothing to compare.", ""]
     if "method" in pairwise.columns:
@@ -110,16 +93,17 @@ def _pairwise(context: ReportContext) -> list[str]:
         grid = pairwise_grid(clean_rows(pairwise[pairwise["metric"] == metric].to_dict("records")), metric)
         out += [f"### {metric_named(metric).label}", "", grid.markdown(), ""]
         caption = grid.caption
-    delong = delong_markdown(context.analysis.delong, context.analysis.settings.get("positive"))
+    clinical = context.analysis.clinical
+    delong = delong_markdown(clinical.delong, clinical.settings.get("positive"))
     return [*out, caption, "", *delong]
 
 
 def _crossval(context: ReportContext) -> list[str]:
-    return crossval_markdown(context.ok, context.directory)
+    return crossval_markdown(context.analysis.crossval)
 
 
 def _external(context: ReportContext) -> list[str]:
-    return external_markdown(context.ok)
+    return external_markdown(context.analysis.external)
 
 
 def _stored(context: ReportContext) -> list[str]:
@@ -127,10 +111,10 @@ def _stored(context: ReportContext) -> list[str]:
 
 
 def _clinical(context: ReportContext) -> list[str]:
-    analysis = context.analysis
-    if not analysis.units:
+    clinical = context.analysis.clinical
+    if not clinical.units:
         return []
-    out = clinical_markdown(analysis.settings, analysis.operating, analysis.calibration)
+    out = clinical_markdown(clinical)
     for name in ("roc_pr", "reliability"):
         if name in context.figures:
             out += [f"![{FIGURE_TITLES[name]}]({Path(context.figures[name]).name})", ""]
@@ -138,36 +122,25 @@ def _clinical(context: ReportContext) -> list[str]:
 
 
 def _uncertainty(context: ReportContext) -> list[str]:
-    method = interval_method(context.ok)
-    kinds = [
-        f"- **over {'folds' if is_cross_validated(context.ok) else 'seeds'}** (summary, study comparison, "
-        f"pairwise): {method}; the bootstrap interval of the mean is in `summary.csv`",
-        "- **over test images** (per run; pooled out-of-fold): a stratified percentile bootstrap of every "
-        "score (2000 resamples, seed 0; `test.bootstrap` of each record), Wilson intervals for sensitivity, "
-        "specificity, PPV and NPV, and DeLong's interval for AUROC differences",
-        "- intervals of scores bounded by [0, 1] stay inside: t intervals are made on the logit scale, "
-        "percentile bootstraps and Wilson intervals stay inside by construction",
-    ]
+    analysis = context.analysis
+    kinds = [over_runs_line(analysis.cross_validation, analysis.interval_method), OVER_TEST_IMAGES, BOUNDED]
     return ["## How the intervals were made", "", *kinds, ""]
 
 
 def _per_run(context: ReportContext) -> list[str]:
-    intro = (
-        "Brackets: stratified percentile bootstrap 95% interval over the test images of that run "
-        "(the test-set uncertainty of a single run), when the run stored one."
-    )
-    return ["## Per run", "", intro, "", _per_run_table(context.ok), ""]
+    return ["## Per run", "", PER_RUN_INTERVAL, "", _per_run_table(context.analysis.per_run), ""]
 
 
 def _failed(context: ReportContext) -> list[str]:
-    if not context.failed:
+    failed = context.analysis.failed
+    if not failed:
         return []
-    rows = [[r.model, r.seed, r.run_id, r.error or "(no error recorded)"] for r in context.failed]
+    rows = [[r.model, r.seed, r.run_id, r.error or "(no error recorded)"] for r in failed]
     return ["## Failed runs", "", markdown_table(["model", "seed", "run_id", "error"], rows), ""]
 
 
 def _audit(context: ReportContext) -> list[str]:
-    return data_audit_markdown(context.ok)
+    return data_audit_markdown(context.analysis.ok)
 
 
 def _figures(context: ReportContext) -> list[str]:
@@ -187,16 +160,17 @@ def _files(context: ReportContext) -> list[str]:
 def _config(context: ReportContext) -> list[str]:
     import yaml
 
+    ok = context.analysis.ok
     out = ["## Resolved config", "", "From the first successful run."]
-    differing = _differing_config_keys(context.ok)
+    differing = _differing_config_keys(ok)
     if differing:
         out.append("Differs between runs: " + ", ".join(f"`{k}`" for k in differing) + ".")
-    config = yaml.safe_dump(context.ok[0].config or {}, sort_keys=False).rstrip()
+    config = yaml.safe_dump(ok[0].config or {}, sort_keys=False).rstrip()
     return [*out, "", "```yaml", config, "```", ""]
 
 
 def _environment(context: ReportContext) -> list[str]:
-    return ["## Environment", "", _environment_table(context.ok), ""]
+    return ["## Environment", "", _environment_table(context.analysis.ok), ""]
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -218,10 +192,9 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 
-def data_audit_markdown(records: Sequence[RunRecord | dict[str, Any]]) -> list[str]:
+def data_audit_markdown(records: Sequence[RunRecord]) -> list[str]:
     """The data audit of the first run (skipped files, duplicates, label conflicts, leakage)."""
-    typed = newest_per_run(records)
-    audit = next((r.data.audit for r in typed if r.data is not None and r.data.audit), None)
+    audit = next((r.data.audit for r in records if r.data is not None and r.data.audit), None)
     if not audit:
         return []
     out = [
@@ -252,7 +225,7 @@ FILES_MARKDOWN = """\
 - `summary.csv`: one row per (model, metric): `model`, `metric`, `n` (seeds with a value), `mean`, \
 `std` (ddof=1), `median`, `min`, `max`, `ci_t_low`/`ci_t_high` (t-interval of the mean: over seeds, \
 or over folds with the Nadeau-Bengio correction; logit scale for scores), `ci_boot_low`/`ci_boot_high` \
-(bootstrap interval of the mean), `interval` (how the t interval was made). Metrics: accuracy, \
+(percentile resampling interval of the mean), `interval` (how the t interval was made). Metrics: accuracy, \
 balanced_accuracy, f1_macro, f1_weighted, auroc_macro, ece, `recall_<class>`, params, flops \
 (2 FLOPs per multiply-add), infer_throughput (img/s), latency_p50_ms, train_throughput (img/s), \
 train_seconds, peak_memory_mb, epochs_run (unmeasured metrics are left out).
@@ -279,39 +252,34 @@ with CI, z, p and Holm-corrected p, or a `note`.
 band min-max) and reliability diagrams before and after temperature scaling."""
 
 
-def _per_run_table(ok: list[RunRecord]) -> str:
-    def with_ci(record: RunRecord, metric: str) -> str:
-        value = fmt(metric_value(record, metric))
-        interval = (record.test.bootstrap if record.test else {}).get(metric)
-        if interval and len(interval) == 2 and not any(missing(v) for v in interval):
-            value += f" [{fmt(interval[0])}, {fmt(interval[1])}]"
-        return value
+def _per_run_table(rows: Sequence[dict[str, Any]]) -> str:
+    def with_interval(row: dict[str, Any], score: str) -> str:
+        interval = row[f"{score}_interval"]
+        value = fmt(row[score])
+        return value if interval is None else f"{value} [{fmt(interval[0])}, {fmt(interval[1])}]"
 
-    folds = any(r.fold is not None for r in ok)
-    rows = []
-    for label, runs in group_records(ok).items():
-        for r in sorted(runs, key=lambda r: (str(type(r.seed)), r.seed, r.repeat or 0, r.fold or 0)):
-            where = [r.seed, f"{r.repeat}/{r.fold}"] if folds else [r.seed]
-            scores = [with_ci(r, "accuracy"), with_ci(r, "f1_macro"), with_ci(r, "auroc_macro")]
-            rows.append(
-                [label, *where, *scores, r.best_epoch, r.epochs_run, fmt(metric_value(r, "train_seconds"), 1)]
-            )
+    folds = any(row["fold"] is not None for row in rows)
+    table = []
+    for row in rows:
+        where = [row["seed"], f"{row['repeat']}/{row['fold']}"] if folds else [row["seed"]]
+        scores = [with_interval(row, score) for score in ("accuracy", "f1_macro", "auroc_macro")]
+        table.append(
+            [
+                row["model"],
+                *where,
+                *scores,
+                row["best_epoch"],
+                row["epochs_run"],
+                fmt(row["train_seconds"], 1),
+            ]
+        )
     headers = ["model", "seed", *(["repeat/fold"] if folds else []), "accuracy [95% CI]", "macro F1 [95% CI]"]
     headers.append("macro AUROC [95% CI]")
-    return markdown_table([*headers, "best epoch", "epochs run", "train s"], rows)
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, child in value.items():
-            out.update(_flat(child, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: repr(value)}
+    return markdown_table([*headers, "best epoch", "epochs run", "train s"], table)
 
 
 def _differing_config_keys(records: list[RunRecord]) -> list[str]:
-    flats = [_flat(r.config or {}) for r in records]
+    flats = [{key: repr(value) for key, value in flatten(r.config or {}).items()} for r in records]
     keys = list(dict.fromkeys(k for flat in flats for k in flat))
     return [k for k in keys if len({flat.get(k) for flat in flats}) > 1]
 

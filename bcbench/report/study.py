@@ -1,60 +1,17 @@
-"""The reference study's single-seed numbers beside this sweep's seed distribution."""
+"""The reference study's single-seed numbers beside this sweep's seed distribution, in report.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
-from bcbench.record import RunRecord, group_records, metric_named, metric_value, ok_records
+from bcbench.analysis import CONFIDENCE
+from bcbench.record import metric_named
 from bcbench.report.format import fmt, markdown_table, missing
-from bcbench.report.frames import CONFIDENCE
-from bcbench.stats import describe
-from bcbench.study import STUDY_MANIFEST_SUFFIXES, STUDY_REFERENCE, STUDY_SPLIT_FILE
-
-Records = Iterable[RunRecord | dict[str, Any]]
 
 
-def uses_study_split(record: RunRecord) -> bool:
-    """Whether a run used the study's published split (its manifest file, by name)."""
-    manifest = str(((record.config or {}).get("data") or {}).get("manifest") or "")
-    return manifest.endswith((STUDY_SPLIT_FILE, *STUDY_MANIFEST_SUFFIXES))
-
-
-def study_reference_rows(records: Records) -> list[dict[str, Any]]:
-    """The study's single-seed results next to this sweep's seed distribution.
-
-    Only when the records use the study's published split (``config.data.manifest`` ending in
-    ``paper_split.csv``); one row per (group of a study model, metric): model, metric, reported,
-    n, mean, ci_low, ci_high (t interval), min, max.
-    """
-    ok = ok_records(records)
-    if not any(uses_study_split(r) for r in ok):
-        return []
-    rows = []
-    for label, runs in group_records(ok).items():
-        reference = STUDY_REFERENCE.get(str(runs[0].model))
-        if reference is None:
-            continue
-        for metric, reported in reference.items():
-            summary = describe([metric_value(r, metric) for r in runs], confidence=CONFIDENCE)
-            rows.append(
-                {
-                    "model": label,
-                    "metric": metric,
-                    "reported": reported,
-                    "n": summary["n"],
-                    "mean": summary["mean"],
-                    "ci_low": summary["ci_t_low"],
-                    "ci_high": summary["ci_t_high"],
-                    "min": summary["min"],
-                    "max": summary["max"],
-                }
-            )
-    return rows
-
-
-def study_reference_markdown(records: Records) -> str:
-    rows = study_reference_rows(records)
+def study_reference_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The table of ``analysis.study`` rows (empty text when the sweep did not use the study's split)."""
     if not rows:
         return ""
     table = []

@@ -7,24 +7,23 @@ minority class, and the epochs run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from bcbench.record import METRICS, Metric, RunRecord, group_records, minority_class, ok_records
-from bcbench.record.schema import recall_metric
-from bcbench.report.format import TableModel, best_flags, fmt, fmt_p, fmt_sig, fmt_stat, missing
-from bcbench.report.frames import (
-    CONFIDENCE,
-    Records,
-    interval_method,
-    is_cross_validated,
-    seed_scores,
-    summary_frame,
+from bcbench.analysis import CONFIDENCE, SweepAnalysis
+from bcbench.record import (
+    METRICS,
+    Metric,
+    RunRecord,
+    is_cross_validation,
+    metric_named,
+    minority_class,
+    recall_metric,
 )
-from bcbench.stats import pairwise_comparisons
+from bcbench.report.format import TableModel, best_flags, fmt, fmt_p, fmt_sig, fmt_stat, missing
 
 SummaryLookup = Callable[[str, str], dict[str, Any]]
 
@@ -32,7 +31,7 @@ SummaryLookup = Callable[[str, str], dict[str, Any]]
 def split_description(records: Sequence[RunRecord]) -> str:
     """How the data were split: cross-validation folds, a manifest file or a split seed, with sizes and
     the split's hash (8 chars)."""
-    if any(record.fold is not None for record in records):
+    if is_cross_validation(records):
         return _folds_description(records)
     descriptions: list[str] = []
     for record in records:
@@ -106,11 +105,10 @@ def _cell(metric: Metric, summary: dict[str, Any]) -> str:
     return fmt_sig(value) if metric.digits is None else fmt(value, metric.digits)
 
 
-def summary_grid(records: Records, confidence: float = CONFIDENCE) -> TableModel:
-    ok = ok_records(records)
-    groups = group_records(ok)
-    frame = summary_frame(ok, confidence)
-    stats = {(row["model"], row["metric"]): row for row in frame.to_dict("records")}
+def summary_grid(analysis: SweepAnalysis) -> TableModel:
+    """One row per model: cost and test scores over seeds (or folds), from the analysis's summary."""
+    groups, ok = analysis.groups, analysis.ok
+    stats = {(row["model"], row["metric"]): row for row in analysis.summary.to_dict("records")}
 
     def summary(label: str, metric: str) -> dict[str, Any]:
         return stats.get((label, metric), {})
@@ -128,18 +126,18 @@ def summary_grid(records: Records, confidence: float = CONFIDENCE) -> TableModel
         for row, flag_row, label, flag in zip(rows, best, labels, flags, strict=True):
             row.append(_cell(metric, summary(label, metric.name)))
             flag_row.append(flag)
-    spread = "over folds (mean over seeds per fold)" if is_cross_validated(ok) else "over seeds"
+    spread = "over folds (mean over seeds per fold)" if analysis.cross_validation else "over seeds"
     caption = (
         f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std {spread} "
-        f"[{confidence:.0%} interval of the mean: {interval_method(ok)}]; best per column in bold green."
+        f"[{CONFIDENCE:.0%} interval of the mean: {analysis.interval_method}]; best per column in bold green."
     )
     headers = ["model", "runs", *(metric.label for metric in columns)]
     return TableModel(f"Test metrics per model ({seeds_description(groups)})", headers, rows, best, caption)
 
 
-def summary_table(records: Records) -> Table:
+def summary_table(analysis: SweepAnalysis) -> Table:
     """Rich table, one row per model (successful runs): cost and test scores over seeds."""
-    return summary_grid(records).rich()
+    return summary_grid(analysis).rich()
 
 
 PAIRWISE_HEADERS = (
@@ -183,8 +181,6 @@ def _pairwise_cells(row: dict[str, Any]) -> list[str]:
 
 
 def pairwise_grid(rows: Sequence[dict[str, Any]], metric: str) -> TableModel:
-    from bcbench.record import metric_named
-
     out = [_pairwise_cells(row) for row in rows]
     over_folds = any("Nadeau-Bengio" in str(row.get("method") or "") for row in rows)
     if over_folds:
@@ -201,9 +197,3 @@ def pairwise_grid(rows: Sequence[dict[str, Any]], metric: str) -> TableModel:
     flags = [[False] * len(PAIRWISE_HEADERS) for _ in out]
     title = f"Pairwise comparison: {metric_named(metric).label}"
     return TableModel(title, list(PAIRWISE_HEADERS), out, flags, caption)
-
-
-def pairwise_table(records: Iterable[RunRecord | dict[str, Any]], metric: str = "f1_macro") -> Table:
-    """Rich table, one row per model pair: paired difference, tests, effect size, note."""
-    rows = pairwise_comparisons(seed_scores(records, metric), metric, confidence=CONFIDENCE)
-    return pairwise_grid(rows, metric).rich()

@@ -1,7 +1,10 @@
-"""Statistics over arrays of numbers (nothing else of bcbench): summaries with intervals (``describe``)
-and paired model comparisons with multiple-test correction (``paired``)."""
+"""Statistics over arrays of numbers (nothing else of bcbench): summaries with intervals (``describe``),
+intervals that say how they were made (``intervals``), paired model comparisons with multiple-test
+correction (``paired``) and DeLong's test of two AUROCs (``delong``)."""
 
+from bcbench.stats.delong import delong_test
 from bcbench.stats.describe import DESCRIBE_KEYS, describe, summarise_runs
+from bcbench.stats.intervals import corrected_resampled_ttest, mean_interval, wilson_interval
 from bcbench.stats.paired import (
     holm_correction,
     paired_comparison,
@@ -11,10 +14,14 @@ from bcbench.stats.paired import (
 
 __all__ = [
     "DESCRIBE_KEYS",
+    "corrected_resampled_ttest",
+    "delong_test",
     "describe",
     "holm_correction",
+    "mean_interval",
     "paired_comparison",
     "pairwise_comparisons",
     "probability_of_improvement",
     "summarise_runs",
+    "wilson_interval",
 ]

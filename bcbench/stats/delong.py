@@ -5,7 +5,8 @@ Each model's AUROC is the mean of its structural components: for positive image 
 V10_i = mean over negatives j of psi(x_i, y_j), and for negative j, V01_j = mean over positives i of
 psi(x_i, y_j), with psi = 1 when the positive scores higher, 1/2 on a tie, else 0. The covariance of
 the two AUROCs is S10 / m + S01 / n, where S10 and S01 are the 2 x 2 sample covariances of the
-components over the m positives and n negatives.
+components over the m positives and n negatives. Hand-written because neither scipy nor scikit-learn
+offers DeLong's test.
 """
 
 from __future__ import annotations

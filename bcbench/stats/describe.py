@@ -60,10 +60,11 @@ def all_equal(values: np.ndarray) -> bool:
 
 
 def t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[float, float]:
+    """Student-t interval of a mean from n values with sample standard deviation ``std``."""
     if std == 0:
         return mean, mean
-    half_width = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1)) * std / np.sqrt(n)
-    return mean - half_width, mean + half_width
+    low, high = scipy_stats.t.interval(confidence, n - 1, loc=mean, scale=std / np.sqrt(n))
+    return float(low), float(high)
 
 
 def bootstrap_mean_interval(

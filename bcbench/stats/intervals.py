@@ -89,12 +89,9 @@ def corrected_resampled_ttest(
 def wilson_interval(
     successes: int, trials: int, confidence: float = 0.95
 ) -> tuple[float | None, float | None]:
-    """Wilson score interval of a proportion (None, None without trials)."""
+    """Wilson score interval of a proportion, without continuity correction (scipy's ``binomtest``);
+    (None, None) without trials."""
     if trials <= 0:
         return None, None
-    z = float(scipy_stats.norm.ppf((1 + confidence) / 2))
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    found = scipy_stats.binomtest(int(successes), int(trials)).proportion_ci(confidence, method="wilson")
+    return float(found.low), float(found.high)

@@ -1,4 +1,5 @@
-"""One run -> one record: data from the sweep's cache, training, metrics, cost, the record's blocks."""
+"""One run -> one record: data from the sweep's cache, training, metrics, cost, the record's blocks
+(``RunExecutor``)."""
 
 from __future__ import annotations
 
@@ -17,25 +18,18 @@ from bcbench.data import DataBundle, DataSummary
 from bcbench.device import is_out_of_memory
 from bcbench.env import Environment, capture_environment
 from bcbench.errors import BcbenchError
-from bcbench.record import RunRecord
-from bcbench.record.predictions import write_predictions
-from bcbench.record.store import append_record, read_sweep, shard_path
+from bcbench.metrics import evaluate
+from bcbench.record import RunRecord, append_record, read_sweep, shard_path, write_predictions
 from bcbench.sweep.datasets import SweepData
 from bcbench.sweep.identity import new_worker_id
-from bcbench.sweep.outcome import (
-    external_blocks,
-    external_predictions,
-    prediction_frames,
-    selection_for,
-    test_block,
-)
+from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
 from bcbench.sweep.plan import PlannedRun
 from bcbench.sweep.progress import SilentObserver, SweepObserver
 from bcbench.train import RunOutcome, train_run
 
 
-class Sweep:
-    """Runs planned runs, appending a record per run; skips runs already recorded ok."""
+class RunExecutor:
+    """Runs planned runs of one sweep folder, one at a time, appending a record per run."""
 
     def __init__(
         self,
@@ -117,7 +111,7 @@ class Sweep:
                 tracker.log({k: v for k, v in entry.items() if k != "epoch"}, step=entry["epoch"])
 
         together = self.strategy == "ddp"
-        selection = selection_for(planned.spec)
+        selection = selection_for(planned.config)
         return train_run(planned.spec, planned.config, data, self.accelerator, on_epoch, together, selection)
 
     def _tracker(self, planned: PlannedRun) -> Any:
@@ -136,15 +130,11 @@ class Sweep:
         return tracker
 
     def _base_record(self, planned: PlannedRun) -> RunRecord:
-        run_config = to_dict(planned.config)
-        run_config.update(
-            models=[planned.spec.model], seeds=[planned.spec.seed], train=to_dict(planned.spec.train)
-        )
         environment = capture_environment(
             self.accelerator.device,
             num_processes=self.accelerator.num_processes,
             process_index=self.accelerator.process_index,
-            mixed_precision=planned.spec.train.mixed_precision or "no",
+            mixed_precision=planned.config.train.mixed_precision or "no",
         )
         return RunRecord(
             sweep=self.config.name,
@@ -154,7 +144,7 @@ class Sweep:
             repeat=planned.spec.repeat,
             fold=planned.spec.fold,
             axes=planned.spec.axes,
-            config=run_config,
+            config=to_dict(planned.config),
             env=Environment.from_json(environment),
             strategy=self.strategy,
             started_at=_now(),
@@ -166,36 +156,37 @@ class Sweep:
         record.history = outcome.history
         record.best_epoch = outcome.best_epoch
         record.epochs_run = outcome.epochs_run
-        record.test = test_block(outcome, data.classes)
+        record.test = evaluate(
+            outcome.test_probs, outcome.test_targets, outcome.val_probs, outcome.val_targets, data.classes
+        )
         if self.writes:
             externals = self.data.externals(planned.config)
-            probs = external_predictions(
-                outcome, externals, planned.spec, planned.config, self.accelerator.device
-            )
+            probs = external_predictions(outcome, externals, planned.config, self.accelerator.device)
             record.external = external_blocks(externals, probs)
             temperature = record.test.calibration["temperature"]
             frames = prediction_frames(outcome, data, planned.spec, externals, probs, temperature)
             record.predictions = write_predictions(self.directory, planned.run_id, frames)
-        record.efficiency = self._cost(planned, outcome, data)
-        if planned.spec.train.save_checkpoint and self.writes:
+        record.cost = self._cost(planned, outcome, data)
+        if planned.config.train.save_checkpoint and self.writes:
             record.checkpoint = str(self._save_checkpoint(planned, outcome))
         record.status = "ok"
 
     def _cost(self, planned: PlannedRun, outcome: RunOutcome, data: DataBundle) -> CostBlock:
-        measured: dict[str, Any] = {}
+        block = CostBlock()
         if self.meter is not None and self.writes:
+            train = planned.config.train
             request = CostRequest(
                 name=planned.spec.model,
-                settings=planned.config.efficiency,
+                settings=planned.config.cost,
                 data_config=planned.config.data,
-                precision=planned.spec.train.mixed_precision or "no",
-                channels_last=planned.spec.train.channels_last,
+                precision=train.mixed_precision or "no",
+                channels_last=train.channels_last,
             )
-            measured = self.meter.measure(outcome.model, request, data)
-        measured["train_seconds"] = outcome.train_seconds
-        if measured.get("train_throughput") is None:  # measured in the real loop: data path + step
-            measured["train_throughput"] = outcome.train_images_per_second
-        return CostBlock.from_json(measured)
+            block = self.meter.measure(outcome.model, request, data)
+        block.train_seconds = outcome.train_seconds
+        if block.train_throughput is None:  # measured in the real loop: data path + step
+            block.train_throughput = outcome.train_images_per_second
+        return block
 
     def _save_checkpoint(self, planned: PlannedRun, outcome: RunOutcome) -> Path:
         path = self.directory / "checkpoints" / f"{planned.run_id}.pt"

@@ -1,4 +1,5 @@
-"""A trained run's outcome -> the record's numbers: the test block, external test sets, stored predictions."""
+"""A trained run's outcome -> the rest of its record: external test sets and the stored predictions (the test
+block is ``bcbench.metrics.evaluate``)."""
 
 from __future__ import annotations
 
@@ -10,44 +11,23 @@ import torch
 
 from bcbench.config import Config
 from bcbench.data import DataBundle, ExternalSet
-from bcbench.metrics import TestMetrics, classification_metrics, present_class_metrics, selection_score
-from bcbench.metrics.calibration import calibration_block
-from bcbench.metrics.stratified import METHOD as BOOTSTRAP_METHOD
-from bcbench.metrics.stratified import bootstrap_intervals
-from bcbench.record.predictions import prediction_rows, with_calibrated
+from bcbench.metrics import TestMetrics, evaluate_external, selection_score
+from bcbench.record import prediction_rows, with_calibrated
 from bcbench.train import RunOutcome, RunSpec, Selection, predict_probs
 
 
-def selection_for(spec: RunSpec) -> Selection:
+def selection_for(config: Config) -> Selection:
     """What picks a run's best epoch (``train.select_by``), with its score from bcbench.metrics."""
-    higher, score = selection_score(spec.train.select_by)
-    return Selection(spec.train.select_by, higher, score)
-
-
-def test_block(outcome: RunOutcome, classes: list[str]) -> TestMetrics:
-    """Test scores, their bootstrap intervals over test images, and calibration before and after
-    temperature scaling fitted on the validation predictions."""
-    metrics = classification_metrics(outcome.test_probs, outcome.test_targets, classes)
-    metrics["bootstrap"] = bootstrap_intervals(outcome.test_probs, outcome.test_targets, classes)
-    metrics["bootstrap_method"] = BOOTSTRAP_METHOD
-    val, test = (
-        (outcome.val_probs.numpy(), outcome.val_targets.numpy()),
-        (outcome.test_probs.numpy(), outcome.test_targets.numpy()),
-    )
-    metrics["calibration"] = calibration_block(*val, *test)
-    return TestMetrics.from_json(metrics)
+    higher, score = selection_score(config.train.select_by)
+    return Selection(config.train.select_by, higher, score)
 
 
 def external_predictions(
-    outcome: RunOutcome,
-    externals: dict[str, ExternalSet],
-    spec: RunSpec,
-    config: Config,
-    device: torch.device,
+    outcome: RunOutcome, externals: dict[str, ExternalSet], config: Config, device: torch.device
 ) -> dict[str, torch.Tensor]:
     """Probabilities of the best-validation model for every image of every external test set."""
     return {
-        name: predict_probs(outcome.model, ext.images.images, spec, config, device)
+        name: predict_probs(outcome.model, ext.decoded.pixels, config, device)
         for name, ext in externals.items()
     }
 
@@ -57,7 +37,7 @@ def external_blocks(
 ) -> dict[str, TestMetrics]:
     """Scores on each external set, over the classes it holds (``classes_present``)."""
     return {
-        name: TestMetrics.from_json(present_class_metrics(probs[name], ext.images.labels, ext.images.classes))
+        name: evaluate_external(probs[name], ext.decoded.labels, ext.decoded.classes)
         for name, ext in externals.items()
     }
 
@@ -90,10 +70,10 @@ def prediction_frames(
     ]
     for name, ext in externals.items():
         indices = np.arange(len(ext))
-        labels, probs = ext.images.labels.numpy(), external_probs[name].numpy()
+        labels, probs = ext.decoded.labels.numpy(), external_probs[name].numpy()
         frames.append(
             prediction_rows(
-                f"external:{name}", ext.images.relpaths, indices, labels, probs, ext.images.classes
+                f"external:{name}", ext.decoded.relpaths, indices, labels, probs, ext.decoded.classes
             )
         )
     return [with_calibrated(frame, data.classes, temperature) for frame in frames]

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bcbench.config import Config, build, to_dict
-from bcbench.errors import BcbenchError
-from bcbench.train import RunSpec, run_spec
+from bcbench.config import Config, build_config, set_dotted, to_dict
+from bcbench.train import RunSpec, resolve_run_config
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One cell of the grid: its spec, the config it runs under and its stable id."""
+    """One cell of the grid: which run it is, its whole recipe (the resolved config stored in its record)
+    and its stable id."""
 
     index: int
     spec: RunSpec
@@ -37,17 +37,9 @@ def apply_axes(config: Config, axes: dict[str, Any]) -> Config:
         return config
     raw = to_dict(config)
     for dotted, value in axes.items():
-        node = raw
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise BcbenchError(
-                    f"sweep axis {dotted!r} is not a config key; use a dotted key like train.lr"
-                )
-            node = node[part]
-        node[parts[-1]] = value
+        set_dotted(raw, dotted, value)
     raw["axes"] = {}
-    return build(Config, raw, "")
+    return build_config(raw)
 
 
 # Keys added after bcbench 0.1, left out of a run's identity while they hold their defaults, so the run
@@ -64,17 +56,19 @@ def _identity_block(name: str, block: Any) -> dict[str, Any]:
 
 
 def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
-    """What makes a run distinct: changing any of it changes the run_id."""
+    """What makes a run distinct (``config`` is the run's resolved config): changing any of it changes the
+    run_id. The cost settings keep their pre-0.3 name here, so run ids stay what they were."""
+    options = config.options_for(spec.model)
     identity = {
         "model": spec.model,
         "seed": spec.seed,
-        "weights": spec.weights,
-        "train": _identity_block("train", spec.train),
+        "weights": options.weights,
+        "train": _identity_block("train", config.train),
         "data": _identity_block("data", config.data),
         "augment": to_dict(config.augment),
-        "efficiency": to_dict(config.efficiency),
+        "efficiency": to_dict(config.cost),
     }
-    if spec.small_input_stem:
+    if options.small_input_stem:
         identity["small_input_stem"] = True
     if spec.cv_key is not None:
         evaluation = config.evaluation  # only what makes the folds: not the reporting keys
@@ -112,31 +106,12 @@ def plan_runs(config: Config) -> list[PlannedRun]:
         for axes in axis_combinations(config):
             cell_config = apply_axes(config, axes)
             for fold in fold_keys(cell_config):
+                repeat, fold_index = fold if fold is not None else (None, None)
                 for seed in config.seeds:
-                    spec = run_spec(cell_config, model, seed, axes, fold)
-                    planned.append(
-                        PlannedRun(len(planned), spec, cell_config, make_run_id(spec, cell_config))
-                    )
+                    spec = RunSpec(model, seed, dict(axes), repeat, fold_index)
+                    run_config = resolve_run_config(cell_config, model, seed)
+                    planned.append(PlannedRun(len(planned), spec, run_config, make_run_id(spec, run_config)))
     return planned
-
-
-def shard(
-    runs: list[PlannedRun], rank: int, world: int, cost: dict[str, float] | None = None
-) -> list[PlannedRun]:
-    """This process's share: longest-expected-first onto the least-loaded process, deterministically.
-
-    Every run lands on exactly one process (no padding, unlike split_between_processes);
-    ``cost`` is the expected seconds per model when known (e.g. from earlier records).
-    """
-    cost = cost or {}
-    loads = [0.0] * world
-    owner: dict[int, int] = {}
-    by_cost = sorted(runs, key=lambda p: (-cost.get(p.spec.model, 1.0), p.index))
-    for item in by_cost:
-        process = min(range(world), key=lambda r: (loads[r], r))
-        owner[item.index] = process
-        loads[process] += cost.get(item.spec.model, 1.0)
-    return [item for item in runs if owner[item.index] == rank]
 
 
 def sweep_dir(config: Config, fresh: bool = False) -> Path:

@@ -93,7 +93,7 @@ class RichObserver:
 
     def run_started(self, planned: PlannedRun, position: int, todo: int) -> None:
         label = f"{planned.spec.model} seed {planned.spec.seed}"
-        epochs = planned.spec.train.epochs
+        epochs = planned.config.train.epochs
         if self.epoch_task is None:
             self.epoch_task = self.progress.add_task(label, total=epochs, status="")
         self.progress.reset(self.epoch_task, total=epochs, description=label, status="")
@@ -109,7 +109,7 @@ class RichObserver:
         name = f"{planned.spec.model} seed {planned.spec.seed}"
         if record.ok and record.test is not None:
             test = record.test
-            seconds = (record.efficiency.train_seconds if record.efficiency else None) or 0.0
+            seconds = (record.cost.train_seconds if record.cost else None) or 0.0
             self.console.print(
                 f"{self.prefix}[green]ok[/] {name}: acc {test.accuracy:.3f} macro-F1 {test.f1_macro:.3f} "
                 f"({record.epochs_run} epochs, {seconds:.1f} s)",

@@ -15,6 +15,9 @@ that pid's start time), when it started, its heartbeat, and a nonce naming this 
 - a stale claim is taken over by exactly one worker: the one that creates ``<run_id>.takeover-<nonce>``
   with ``O_EXCL``. It re-reads the claim and replaces it only if it is still the one judged stale;
 - a holder whose heartbeat finds its claim replaced or gone has lost the run and records nothing.
+
+Hand-written because a sweep folder is all the workers share (no database, no server, NFS included):
+no queue library works with files alone and survives a worker killed mid-write.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Orchestration behind `bcbench run`: plan, take runs from the sweep's queue, summarise once complete."""
+"""Orchestration behind `bcbench run`: plan, take runs from the sweep's queue, summarise once complete.
+
+``run_sweep`` returns a ``SweepResult`` (the folder, the records, what failed); the command line turns it
+into an exit code."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +17,9 @@ from rich.markup import escape
 from bcbench.atomic import write_atomic
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostMeter
-from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError
-from bcbench.record.store import RUNS_FILE, consolidate, read_sweep
-from bcbench.sweep.execute import Sweep
+from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, BcbenchError, ConfigError
+from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
+from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.plan import PlannedRun, plan_runs, sweep_dir
 from bcbench.sweep.progress import RichObserver
@@ -40,17 +44,52 @@ def resolve_strategy(strategy: str, runs: int, processes: int) -> str:
     return strategy
 
 
+@dataclass
+class SweepResult:
+    """What a call of ``run_sweep`` left: the sweep folder, the newest record of each planned run found there
+    (in plan order), the runs this process recorded, and whether it was interrupted or wrote the report."""
+
+    directory: Path
+    planned: list[PlannedRun]
+    records: list[RunRecord] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # run ids recorded by this process
+    interrupted: bool = False
+    reported: bool = False
+
+    @property
+    def failed(self) -> list[RunRecord]:
+        return [record for record in self.records if not record.ok]
+
+    @property
+    def missing(self) -> list[str]:
+        """Planned runs without any record yet (other workers may still be running them)."""
+        recorded = {record.run_id for record in self.records}
+        return [item.run_id for item in self.planned if item.run_id not in recorded]
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted; 1 when a run failed or has no record (of the whole sweep when this process
+        reported, else of the runs it recorded); else 0."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        failed = {record.run_id for record in self.failed}
+        if self.reported:
+            return EXIT_RUN_FAILED if failed or self.missing else EXIT_OK
+        return EXIT_RUN_FAILED if failed & set(self.written) else EXIT_OK
+
+
 def run_sweep(
     config: Config,
     fresh: bool = False,
     dry_run: bool = False,
     console: Console | None = None,
     directory: Path | None = None,
-) -> int:
-    """Run the sweep described by ``config`` as one worker of its queue (with
-    ``queue.workers_per_device`` > 1: start that many worker processes per device and wait for them);
-    the exit code says whether any run failed. ``directory``: the sweep folder, when already chosen."""
-    console = console or Console()
+) -> SweepResult:
+    """Run the sweep described by ``config`` as one worker of its queue (with ``queue.workers_per_device``
+    > 1: start that many worker processes per device and wait for them) and return what it left.
+    ``directory``: the sweep folder, when already chosen; ``console``: where progress and tables are
+    printed (nothing is printed without one)."""
+    console = console or Console(quiet=True)
     planned = plan_runs(config)
     directory = directory or sweep_dir(config, fresh)
     if dry_run:
@@ -58,13 +97,22 @@ def run_sweep(
             console.print(
                 f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}"
             )
-        return EXIT_OK
+        return SweepResult(directory, planned)
     if config.queue.workers_per_device > 1:
         return run_local_workers(config, planned, directory, console)
     return run_worker(config, planned, directory, console)
 
 
-def run_local_workers(config: Config, planned: list[PlannedRun], directory: Path, console: Console) -> int:
+def sweep_result(directory: Path, planned: list[PlannedRun], **outcome: Any) -> SweepResult:
+    """The result of a sweep as its folder holds it now (``outcome``: what this process did)."""
+    latest = {record.run_id: record for record in read_sweep(directory).newest()}
+    records = [latest[item.run_id] for item in planned if item.run_id in latest]
+    return SweepResult(directory, planned, records, **outcome)
+
+
+def run_local_workers(
+    config: Config, planned: list[PlannedRun], directory: Path, console: Console
+) -> SweepResult:
     """``queue.workers_per_device`` > 1: start the workers (see ``spawn``), wait, then report."""
     import torch
 
@@ -81,14 +129,15 @@ def run_local_workers(config: Config, planned: list[PlannedRun], directory: Path
             f"in {directory}. Rerun the same command to resume.",
             soft_wrap=True,
         )
-        return EXIT_INTERRUPTED
+        return sweep_result(directory, planned, interrupted=True)
     if EXIT_USAGE in codes:
-        return EXIT_USAGE  # each worker printed its error
+        raise BcbenchError(f"a worker of {directory} stopped with an error (printed above); fix it and rerun")
     if any(code not in (EXIT_OK, EXIT_RUN_FAILED) for code in codes):
         console.print(
             f"[yellow]note:[/] worker exit codes {codes}; what a worker left was taken by the others"
         )
-    return write_summary(directory, planned, console)
+    write_summary(directory, planned, console)
+    return sweep_result(directory, planned, reported=True)
 
 
 def run_worker(
@@ -98,7 +147,7 @@ def run_worker(
     console: Console,
     label: str = "",
     report: bool = True,
-) -> int:
+) -> SweepResult:
     """This process as one worker of the sweep (or one process of an ``accelerate launch``); the worker
     that completes the sweep writes the report (under Accelerate: the main process, at the end), unless
     ``report`` is off (a parent process reports instead)."""
@@ -111,41 +160,44 @@ def run_worker(
         prepare_directory(directory, config)
     worker_id = new_worker_id(label)
     with RichObserver(process_console, label) as observer:
-        meter = CostMeter(accelerator.device)
-        sweep = Sweep(config, accelerator, directory, observer, meter, strategy, worker_id)
-        sweep.load_data(planned)  # decode before any training: bad data fails here, not per run
+        executor = RunExecutor(
+            config, accelerator, directory, observer, CostMeter(accelerator.device), strategy, worker_id
+        )
+        executor.load_data(planned)  # decode before any training: bad data fails here, not per run
         try:
-            outcome = _work(sweep, planned, _warner(console if main else Console(stderr=True), label))
+            outcome = _work(executor, planned, _warner(console if main else Console(stderr=True), label))
         except KeyboardInterrupt:
             process_console.print(
                 "[yellow]interrupted:[/] the run in progress was abandoned and given back to the queue; "
                 f"finished runs are kept in {directory}. Rerun the same command to resume.",
                 soft_wrap=True,
             )
-            return EXIT_INTERRUPTED
+            return sweep_result(directory, planned, interrupted=True)
     accelerator.wait_for_everyone()
+    written = [record.run_id for record in outcome.written]
     if main and report and (outcome.last or accelerator.num_processes > 1):
-        return write_summary(directory, planned, console)
+        write_summary(directory, planned, console)
+        return sweep_result(directory, planned, written=written, reported=True)
     if main and report:
         console.print(
             f"this worker recorded {len(outcome.written)} run(s) in {directory}; the worker that finishes "
             "the last run writes the report (or: bench/compare.py on the folder)",
             soft_wrap=True,
         )
-    return EXIT_RUN_FAILED if outcome.failed else EXIT_OK
+    return sweep_result(directory, planned, written=written)
 
 
-def _work(sweep: Sweep, planned: list[PlannedRun], warn: Callable[[str], None]) -> WorkerOutcome:
+def _work(executor: RunExecutor, planned: list[PlannedRun], warn: Callable[[str], None]) -> WorkerOutcome:
     """ddp: every process trains each pending run together; otherwise take runs from the queue."""
-    accelerator = sweep.accelerator
-    if sweep.strategy == "ddp":
-        todo = sweep.pending(planned)
+    accelerator = executor.accelerator
+    if executor.strategy == "ddp":
+        todo = executor.pending(planned)
         # every process must see the same pending list before any of them appends a record
         accelerator.wait_for_everyone()
-        written = sweep.run(todo, total=len(planned), done=len(planned) - len(todo))
+        written = executor.run(todo, total=len(planned), done=len(planned) - len(todo))
         return WorkerOutcome(written, last=True)
-    board = ClaimBoard(sweep.directory, sweep.worker_id, sweep.config.queue, warn)
-    worker = QueueWorker(sweep, planned, board, expected_cost(sweep.directory), warn)
+    board = ClaimBoard(executor.directory, executor.worker_id, executor.config.queue, warn)
+    worker = QueueWorker(executor, planned, board, expected_cost(executor.directory), warn)
     accelerator.wait_for_everyone()  # the processes of one launch start taking runs together
     return worker.run()
 
@@ -163,12 +215,13 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
 
     checked = set()
     for item in planned:
-        key = (item.spec.model, item.spec.weights, item.config.data.image_size, item.spec.small_input_stem)
+        options = item.config.options_for(item.spec.model)
+        key = (item.spec.model, options.weights, item.config.data.image_size, options.small_input_stem)
         if key not in checked:
             check_model(*key)
             checked.add(key)
         if (
-            item.spec.train.mixed_precision == "bf16"
+            item.config.train.mixed_precision == "bf16"
             and device.type == "cuda"
             and not torch.cuda.is_bf16_supported()
         ):
@@ -213,7 +266,7 @@ def prepare_directory(directory: Path, config: Config) -> None:
     write_atomic(directory / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
-def write_summary(directory: Path, planned: list[PlannedRun], console: Console) -> int:
+def write_summary(directory: Path, planned: list[PlannedRun], console: Console) -> None:
     """Write the report files and print the tables from the stored records; report failures.
 
     First ``runs.jsonl`` is made to hold every record of the sweep (the workers' shards merged), so
@@ -235,21 +288,17 @@ def write_summary(directory: Path, planned: list[PlannedRun], console: Console) 
     )
     if failed:
         console.print("[red]some runs failed; rerun the same command to retry them[/]")
-        return EXIT_RUN_FAILED
-    return EXIT_OK
 
 
-def summarise_sweep(config: Config, directory: Path, console: Console) -> int:
-    """The report of a sweep whose workers have all ended (the dependent job of ``bcbench submit``):
-    exit 1 when a run failed or has no record yet (all workers ended early: submit again)."""
+def summarise_sweep(config: Config, directory: Path, console: Console) -> SweepResult:
+    """The report of a sweep whose workers have all ended (the dependent job of ``bcbench submit``); its
+    ``missing`` runs have no record because every worker ended early (submit again)."""
     planned = plan_runs(config)
-    code = write_summary(directory, planned, console)
-    latest = {record.run_id for record in read_sweep(directory).records}
-    missing = [item.run_id for item in planned if item.run_id not in latest]
-    if missing:
+    write_summary(directory, planned, console)
+    result = sweep_result(directory, planned, reported=True)
+    if result.missing:
         console.print(
-            f"[red]{len(missing)} of {len(planned)} runs have no record (their workers ended early); "
+            f"[red]{len(result.missing)} of {len(planned)} runs have no record (their workers ended early); "
             "submit the same command again to run them[/]"
         )
-        return EXIT_RUN_FAILED
-    return code
+    return result

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 
@@ -44,10 +45,11 @@ def worker_slots(workers_per_device: int) -> list[tuple[str, dict[str, str]]]:
 
 
 def run_processes(
-    slots: list[tuple[str, dict[str, str]]], target: Callable[..., int], args: tuple
+    slots: list[tuple[str, dict[str, str]]], target: Callable[..., Any], args: tuple
 ) -> list | None:
-    """Run ``target(*args, console, label=label, report=False)`` in one spawned process per slot and
-    wait for them all; their exit codes, or None when interrupted (the workers are stopped first)."""
+    """Run ``target(*args, console, label=label, report=False)`` (returning an object with ``exit_code``)
+    in one spawned process per slot and wait for them all; their exit codes, or None when interrupted
+    (the workers are stopped first)."""
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_worker_main, args=(target, args, label, env), name=label)
@@ -89,7 +91,7 @@ def _stop(processes: list) -> None:
         process.join(timeout=60)
 
 
-def _worker_main(target: Callable[..., int], args: tuple, label: str, env: dict[str, str]) -> None:
+def _worker_main(target: Callable[..., Any], args: tuple, label: str, env: dict[str, str]) -> None:
     """Entry point of one worker process: pin it to its device and threads, then run the worker."""
     import sys
 
@@ -108,7 +110,7 @@ def _worker_main(target: Callable[..., int], args: tuple, label: str, env: dict[
     signal.signal(signal.SIGINT, interrupt)
     console = Console(width=200, force_terminal=False)  # one live display per terminal: the parent's
     try:
-        code = target(*args, console, label=label, report=False)
+        code = target(*args, console, label=label, report=False).exit_code
     except BcbenchError as error:
         print(f"error: {label}: {error}", file=sys.stderr)
         code = EXIT_USAGE

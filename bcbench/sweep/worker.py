@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bcbench.record import RunRecord
-from bcbench.record.store import read_sweep
-from bcbench.sweep.execute import Sweep
+from bcbench.record import RunRecord, read_sweep
+from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.plan import PlannedRun
 from bcbench.sweep.queue import ClaimBoard, Warn
 
@@ -99,16 +98,16 @@ class QueueWorker:
 
     def __init__(
         self,
-        sweep: Sweep,
+        executor: RunExecutor,
         planned: list[PlannedRun],
         board: ClaimBoard,
         cost: dict[str, float],
         warn: Callable[[str], None],
     ) -> None:
-        self.sweep, self.board, self.warn = sweep, board, warn
+        self.executor, self.board, self.warn = executor, board, warn
         self.planned = planned
         self.order = sorted(planned, key=lambda p: (-cost.get(p.spec.model, 1.0), p.index))
-        self.settings = sweep.config.queue
+        self.settings = executor.config.queue
         self.outcome = WorkerOutcome()
         latest, self._start_counts = self._records()
         self.todo = [p for p in planned if not (p.run_id in latest and latest[p.run_id].ok)]
@@ -116,7 +115,7 @@ class QueueWorker:
 
     def run(self) -> WorkerOutcome:
         """Work until every run has a record; held claims are given back however this ends."""
-        observer = self.sweep.observer
+        observer = self.executor.observer
         total = len(self.planned)
         observer.sweep_started(total, total - len(self.todo), len(self.todo))
         others = self.board.live_elsewhere()
@@ -147,7 +146,7 @@ class QueueWorker:
                 self.warn(f"removed the stale claim of {item.run_id}: its run was already recorded")
 
     def _records(self) -> tuple[dict[str, RunRecord], Counter[str]]:
-        loaded = read_sweep(self.sweep.directory)
+        loaded = read_sweep(self.executor.directory)
         return {r.run_id: r for r in loaded.newest()}, Counter(r.run_id for r in loaded.records)
 
     def _done(self, run_id: str, latest: dict[str, RunRecord], counts: Counter[str]) -> bool:
@@ -163,7 +162,7 @@ class QueueWorker:
         """The runs of ``todo`` nobody has finished yet, longest first; None when there are none."""
         latest, counts = self._records()
         done = {run_id for run_id in self._todo_ids if self._done(run_id, latest, counts)}
-        self.sweep.observer.sweep_progress(
+        self.executor.observer.sweep_progress(
             len(self.planned) - len(self.todo) + len(done), len(self.planned), len(self.outcome.written)
         )
         remaining = [p for p in self.order if p.run_id in self._todo_ids and p.run_id not in done]
@@ -182,21 +181,21 @@ class QueueWorker:
         return None
 
     def _run_claimed(self, item: PlannedRun, heartbeat: Heartbeat) -> None:
-        sweep = self.sweep
-        observer = sweep.observer
+        executor = self.executor
+        observer = executor.observer
         observer.run_started(item, len(self.outcome.written), len(self.todo))
-        sweep.observer = LostGuard(observer, heartbeat, item.run_id)
+        executor.observer = LostGuard(observer, heartbeat, item.run_id)
         try:
-            record = sweep.run_one(item)
+            record = executor.run_one(item)
         finally:
-            sweep.observer = observer
+            executor.observer = observer
         lost = item.run_id in heartbeat.lost or not self.board.holds(item.run_id)
         if lost or self._done_since_start(item):
             heartbeat.lost.discard(item.run_id)
             self.board.release(item.run_id)
             self.warn(f"run {item.run_id} was taken over by another worker; this worker's result is dropped")
             return
-        sweep.keep(record)  # durable before the claim goes: a crash in between costs a rerun, not a run
+        executor.keep(record)  # durable before the claim goes: a crash in between costs a rerun, not a run
         self.board.release(item.run_id)
         self.outcome.written.append(record)
         observer.run_finished(item, record)

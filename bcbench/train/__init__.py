@@ -3,7 +3,15 @@ the loop that fits a model and returns its predictions (``loop``); no metrics ar
 
 from bcbench.train.loop import RunOutcome, Trainer, make_generators, predict_probs, train_run
 from bcbench.train.parallel import ProcessShare
-from bcbench.train.recipe import MixedPrecision, RunSpec, Selection, TrainingDiverged, run_spec
+from bcbench.train.recipe import (
+    MixedPrecision,
+    RunSpec,
+    Selection,
+    TrainingDiverged,
+    make_criterion,
+    make_optimizer,
+    resolve_run_config,
+)
 
 __all__ = [
     "MixedPrecision",
@@ -13,8 +21,10 @@ __all__ = [
     "Selection",
     "Trainer",
     "TrainingDiverged",
+    "make_criterion",
     "make_generators",
+    "make_optimizer",
     "predict_probs",
-    "run_spec",
+    "resolve_run_config",
     "train_run",
 ]

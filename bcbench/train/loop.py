@@ -20,18 +20,9 @@ from bcbench.config import Config, TrainConfig
 from bcbench.data import BatchAugmenter, DataBundle, Normalizer
 from bcbench.device import synchronize
 from bcbench.models import build_model
+from bcbench.train import recipe
 from bcbench.train.parallel import ProcessShare
-from bcbench.train.recipe import (
-    EarlyStopping,
-    MixedPrecision,
-    RunSpec,
-    Selection,
-    TrainingDiverged,
-    make_criterion,
-    make_optimizer,
-    make_scheduler,
-    seed_everything,
-)
+from bcbench.train.recipe import EarlyStopping, MixedPrecision, RunSpec, Selection, TrainingDiverged
 
 
 @dataclass
@@ -65,17 +56,18 @@ def train_run(
     together: bool = False,
     selection: Selection | None = None,
 ) -> RunOutcome:
-    """Train ``spec.model`` on ``data``, restore the best-validation weights, predict val and test.
+    """Train ``spec.model`` on ``data`` with the recipe of ``config`` (the run's resolved config, see
+    ``resolve_run_config``), restore the best-validation weights, predict val and test.
 
     ``together``: all launched processes train this one run (strategy ddp). ``selection``: what picks
     the best epoch (default: the validation loss).
     """
     device = accelerator.device
     share = ProcessShare(accelerator, together)
-    seed_everything(spec.seed, spec.train.deterministic)
+    recipe.seed_everything(spec.seed, config.train.deterministic)
     base_model = _build_model(spec, config, len(data.classes), device)
     trainer = _trainer(spec, config, data, base_model, share, device)
-    fit = _fit(trainer, base_model, data, spec.train, on_epoch, selection or Selection())
+    fit = _fit(trainer, base_model, data, config.train, on_epoch, selection or Selection())
     base_model.load_state_dict(fit.best_state)
     val_probs, val_y = _predict(trainer, data, "val", device)
     test_probs, test_y = _predict(trainer, data, "test", device)
@@ -94,9 +86,9 @@ def train_run(
 
 
 def _build_model(spec: RunSpec, config: Config, num_classes: int, device: torch.device) -> nn.Module:
-    size = config.data.image_size
-    model = build_model(spec.model, num_classes, spec.weights, size, spec.small_input_stem).to(device)
-    if spec.train.channels_last:
+    size, options = config.data.image_size, config.options_for(spec.model)
+    model = build_model(spec.model, num_classes, options.weights, size, options.small_input_stem).to(device)
+    if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -109,22 +101,22 @@ def _trainer(
     share: ProcessShare,
     device: torch.device,
 ) -> Trainer:
-    train_cfg = spec.train
+    train_cfg = config.train
     model = share.wrap(base_model)
     if train_cfg.compile:
         model = torch.compile(model)
-    optimizer = make_optimizer(model, train_cfg, device)
+    optimizer = recipe.make_optimizer(model, train_cfg, device)
     return Trainer(
         model=model,
         optimizer=optimizer,
-        criterion=make_criterion(train_cfg, data.class_counts("train"), device),
-        precision=MixedPrecision(train_cfg.mixed_precision, device),
+        criterion=recipe.make_criterion(train_cfg, data.class_counts("train"), device),
+        precision=MixedPrecision(train_cfg.mixed_precision or "no", device),
         augment=BatchAugmenter(config.augment, data.classes),
         normalize=Normalizer(config.data.normalize, device, channels_last=train_cfg.channels_last),
         processes=share,
         train_cfg=train_cfg,
         generators=make_generators(spec.seed, device, share.rank),
-        scheduler=make_scheduler(optimizer, train_cfg),
+        scheduler=recipe.make_scheduler(optimizer, train_cfg),
     )
 
 
@@ -300,17 +292,18 @@ def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 @torch.inference_mode()
 def predict_probs(
-    model: nn.Module, images: torch.Tensor | Any, spec: RunSpec, config: Config, device: torch.device
+    model: nn.Module, images: torch.Tensor | Any, config: Config, device: torch.device
 ) -> torch.Tensor:
     """Softmax probabilities [N, C] (on the CPU) of a trained model for uint8 images [N, 3, H, W] (resident
     or streamed), with the run's normalisation, precision and evaluation batch size: how external test
     sets are predicted."""
-    normalize = Normalizer(config.data.normalize, device, channels_last=spec.train.channels_last)
-    precision = MixedPrecision(spec.train.mixed_precision or "no", device)
+    train = config.train
+    normalize = Normalizer(config.data.normalize, device, channels_last=train.channels_last)
+    precision = MixedPrecision(train.mixed_precision or "no", device)
     model.eval()
     probs = []
-    for start in range(0, len(images), spec.train.eval_batch_size):
-        index = torch.arange(start, min(start + spec.train.eval_batch_size, len(images)))
+    for start in range(0, len(images), train.eval_batch_size):
+        index = torch.arange(start, min(start + train.eval_batch_size, len(images)))
         batch = images.index_select(0, index.to(images.device) if hasattr(images, "device") else index)
         with precision.autocast():
             logits = model(normalize(batch))

@@ -23,14 +23,12 @@ class TrainingDiverged(BcbenchError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything that identifies one run of a sweep."""
+    """Which run of a sweep this is; what it trains with is the run's own resolved ``Config``
+    (see ``resolve_run_config``)."""
 
     model: str
     seed: int
-    weights: str | None
-    train: TrainConfig
     axes: dict[str, Any] = field(default_factory=dict)  # swept values besides model and seed
-    small_input_stem: bool = False
     repeat: int | None = None  # cross-validation: which fold assignment (None: holdout)
     fold: int | None = None  # cross-validation: which test fold
 
@@ -39,15 +37,9 @@ class RunSpec:
         return None if self.fold is None else (self.repeat or 0, self.fold)
 
 
-def run_spec(
-    config: Config,
-    model: str,
-    seed: int,
-    axes: dict[str, Any] | None = None,
-    fold: tuple[int, int] | None = None,
-) -> RunSpec:
-    """Merge per-model options (learning rate, batch size, stem) into the train recipe; ``fold`` is the
-    (repeat, fold) of a cross-validation run."""
+def resolve_run_config(config: Config, model: str, seed: int) -> Config:
+    """The whole recipe of one run: ``config`` for this model and seed alone, with the model's options
+    (learning rate, batch size) merged into ``train`` and the launcher's precision filled in."""
     options = config.options_for(model)
     train = config.train
     if train.mixed_precision is None:
@@ -56,17 +48,8 @@ def run_spec(
         train = replace(train, lr=options.lr)
     if options.batch_size is not None:
         train = replace(train, batch_size=options.batch_size)
-    repeat, fold_index = fold if fold is not None else (None, None)
-    return RunSpec(
-        model=model,
-        seed=seed,
-        weights=options.weights,
-        train=train,
-        axes=dict(axes or {}),
-        small_input_stem=options.small_input_stem,
-        repeat=repeat,
-        fold=fold_index,
-    )
+    own_options = {model: options} if model in config.model_options else {}
+    return replace(config, models=(model,), seeds=(seed,), train=train, model_options=own_options)
 
 
 def launcher_mixed_precision() -> str:

@@ -71,8 +71,8 @@ def summarise(plan: Plan, results: list[dict[str, Any]], seconds: float) -> dict
         "study": study_summary(
             plan.out / "study" / "study", expect_cuda=not plan.smoke, precision=plan.precision
         ),
-        "efficiency": read_json(plan.out / "efficiency" / "efficiency.json"),
-        "efficiency_compiled": read_json(plan.out / "efficiency_compiled" / "efficiency.json"),
+        "cost": read_json(plan.out / "cost" / "cost.json"),
+        "cost_compiled": read_json(plan.out / "cost_compiled" / "cost.json"),
         "speed": (read_json(plan.out / "speed" / "speed.json") or {}).get("summary"),
         "timer": read_json(plan.out / "timer" / "timer_check.json"),
         "queue": {name: by_name[name]["seconds"] for name in by_name if name.startswith("queue_")},

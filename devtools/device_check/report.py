@@ -40,7 +40,7 @@ def markdown(document: dict[str, Any]) -> str:
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     lines += ["", "Problems: " + ("; ".join(document["study"]["problems"]) or "none"), ""]
-    lines += _efficiency(document)
+    lines += _cost(document)
     lines += [
         "## Queue",
         "",
@@ -62,14 +62,14 @@ def markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _efficiency(document: dict[str, Any]) -> list[str]:
+def _cost(document: dict[str, Any]) -> list[str]:
     lines = [
         f"## Cost ({'fp32' if document['smoke'] else 'bf16'}, channels_last)",
         "",
         "| model | img/s by batch | latency p50/p90/p99 ms | train img/s | peak MiB | J/image | compiled |",
         "|---|---|---|---:|---:|---:|---|",
     ]
-    for name in ("efficiency", "efficiency_compiled"):
+    for name in ("cost", "cost_compiled"):
         for row in (document.get(name) or {}).get("results", []):
             if row.get("status") != "ok":
                 lines.append(f"| {row['model']} | failed: {row.get('error')} | | | | | |")

@@ -52,7 +52,7 @@ class Plan:
             STUDY,
             *data,
             f"train.mixed_precision={self.precision}",
-            "efficiency.enabled=false",
+            "cost.enabled=false",
         ]
         return [*args, f"output_dir={self.out / folder}", *extra, *(TOY if self.smoke else ())]
 
@@ -63,7 +63,7 @@ def plan_steps(plan: Plan) -> list[Step]:
     return [
         Step("cuda_tests", "CUDA-only tests (pytest -m cuda)", tests, plan.limit(240)),
         _study_step(plan),
-        *_efficiency_steps(plan),
+        *_cost_steps(plan),
         _speed_step(plan),
         _timer_step(plan),
         _accelerate_step(plan),
@@ -77,7 +77,7 @@ def _study_step(plan: Plan) -> Step:
     return Step("study", "study config, 3 models x 3 seeds", plan.script("run.py", *args), plan.limit(300))
 
 
-def _efficiency_steps(plan: Plan) -> list[Step]:
+def _cost_steps(plan: Plan) -> list[Step]:
     """Five models eager; ResNet-101 compiled (the smoke compiles with the eager backend: inductor's C++
     build alone takes minutes on a CPU)."""
     eager_models = ["resnet101", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "simple_cnn"]
@@ -100,21 +100,21 @@ def _efficiency_steps(plan: Plan) -> list[Step]:
         "--train-batch-size",
         "2" if plan.smoke else "128",
     ]
-    eager = plan.script("efficiency.py", "--models", *models, *common, "--out", str(plan.out / "efficiency"))
+    eager = plan.script("cost.py", "--models", *models, *common, "--out", str(plan.out / "cost"))
     fused = plan.script(
-        "efficiency.py",
+        "cost.py",
         "--models",
         *compiled,
         *common,
         "--compile",
         "--out",
-        str(plan.out / "efficiency_compiled"),
+        str(plan.out / "cost_compiled"),
     )
     backend = {"BCBENCH_COMPILE_BACKEND": "eager"} if plan.smoke else {}
     return [
-        Step("efficiency", "cost per model, channels_last (eager)", eager, plan.limit(240)),
+        Step("cost", "cost per model, channels_last (eager)", eager, plan.limit(240)),
         Step(
-            "efficiency_compiled",
+            "cost_compiled",
             "ResNet-101 with torch.compile, where time allows",
             fused,
             plan.limit(180),
@@ -161,7 +161,7 @@ def _accelerate_step(plan: Plan) -> Step:
         str(REPO / "launch" / "single_gpu.yaml"),
     ]
     args = ["name=accelerate", f"output_dir={plan.out / 'accelerate'}", "models=[simple_cnn]", "seeds=[0]"]
-    args += ["data.image_size=32", "train.epochs=1", "train.min_epochs=1", "efficiency.enabled=false"]
+    args += ["data.image_size=32", "train.epochs=1", "train.min_epochs=1", "cost.enabled=false"]
     command = [*launch, str(REPO / "bench" / "run.py"), *args]
     return Step(
         "accelerate",

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from bcbench.record.store import read_sweep
+from bcbench.record import read_sweep
 
 TARGETS = {  # GPU targets of the issue (measured, not asserted)
     "study_sweep_3x5_seconds": ("<=", 120.0),
@@ -65,7 +65,7 @@ def study_summary(folder: Path, expect_cuda: bool, precision: str = "bf16") -> d
 def _study_row(record: Any) -> dict[str, Any]:
     counts = record.data.class_counts.get("test") or [0]
     return {
-        "train_s": record.efficiency.train_seconds if record.efficiency else None,
+        "train_s": record.cost.train_seconds if record.cost else None,
         "epochs": record.epochs_run,
         "accuracy": record.test.accuracy,
         "majority": max(counts) / max(sum(counts), 1),
@@ -98,7 +98,7 @@ def read_json(path: Path) -> Any:
         return None
 
 
-def efficiency_rows(document: Any) -> list[dict[str, Any]]:
+def cost_rows(document: Any) -> list[dict[str, Any]]:
     rows = []
     for result in (document or {}).get("results", []):
         if result.get("status") != "ok":
@@ -121,11 +121,8 @@ def efficiency_rows(document: Any) -> list[dict[str, Any]]:
 
 def target_values(out: Path, study_seconds: float | None) -> dict[str, float | None]:
     """The measured value of every target (None where its step did not produce it)."""
-    eager = {row["model"]: row for row in efficiency_rows(read_json(out / "efficiency" / "efficiency.json"))}
-    compiled = {
-        row["model"]: row
-        for row in efficiency_rows(read_json(out / "efficiency_compiled" / "efficiency.json"))
-    }
+    eager = {row["model"]: row for row in cost_rows(read_json(out / "cost" / "cost.json"))}
+    compiled = {row["model"]: row for row in cost_rows(read_json(out / "cost_compiled" / "cost.json"))}
     speed = read_json(out / "speed" / "speed.json") or {}
     timer = read_json(out / "timer" / "timer_check.json") or {}
     resnet = eager.get("resnet101", {})

@@ -222,7 +222,7 @@ def bcbench_epoch_runner(
 ) -> Callable[[torch.Tensor, torch.Tensor], int]:
     """``epoch(images, labels) -> images trained on``: one epoch of ``bcbench.train``'s own training loop
     (``Trainer.train_epoch``, single process, fp32), with its optimizer and generators."""
-    from bcbench.train.recipe import make_optimizer
+    from bcbench.train import make_optimizer
 
     device = prepared.device
     steps = bcbench_steps(

@@ -132,7 +132,7 @@ def prepare(settings: SpeedSettings, progress: Callable[[str], None] | None = No
     decode = Timing(
         BCBENCH,
         DECODE_ONCE,
-        len(bundle.images.relpaths),
+        len(bundle.decoded.relpaths),
         [decode_seconds],
         note="discover, hash, split, decode + resize every image of every split; no decode cache",
     )
@@ -210,7 +210,7 @@ def time_train_epochs(
     prepared: Prepared, settings: SpeedSettings, progress: Callable[[str], None] | None = None
 ) -> list[Timing]:
     """Seconds per training epoch of the same model and optimizer through each pipeline (median)."""
-    from bcbench.train.recipe import make_criterion
+    from bcbench.train import make_criterion
 
     device = prepared.device
     train_cfg = train_config(settings)

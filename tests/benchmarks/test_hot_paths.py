@@ -18,7 +18,7 @@ import torch
 
 from bcbench.config import AugmentConfig, DataConfig, TrainConfig
 from bcbench.data import BatchAugmenter, Normalizer, build_data
-from bcbench.metrics import bootstrap_metric_ci, classification_metrics
+from bcbench.metrics import BOOTSTRAP_METHOD, classification_metrics, evaluate
 from bcbench.models import build_model
 from bcbench.train.recipe import MixedPrecision, make_criterion, make_optimizer
 
@@ -94,12 +94,12 @@ def test_classification_metrics_117x3(benchmark, test_probs):
     assert metrics["n"] == 117
 
 
-@pytest.mark.parametrize("metric", ["accuracy", "f1_macro"])
-def test_bootstrap_metric_ci_117_images_2000_resamples(benchmark, test_probs, metric):
+def test_test_block_117_images_2000_stratified_resamples(benchmark, test_probs):
+    """The whole test block of a run: every score, its stratified bootstrap and temperature scaling."""
     probs, targets = test_probs
-    preds = probs.argmax(1).numpy()
-    low, high = benchmark(bootstrap_metric_ci, preds, targets.numpy(), 3, metric, n_boot=2000)
-    assert 0.0 <= low <= high <= 1.0
+    block = benchmark(evaluate, probs, targets, probs, targets, CLASSES)
+    assert block.bootstrap_method == BOOTSTRAP_METHOD
+    assert all(0.0 <= low <= high <= 1.0 for low, high in block.bootstrap.values())
 
 
 @pytest.fixture(scope="module")
@@ -122,5 +122,5 @@ def cached_folder(tmp_path_factory: pytest.TempPathFactory) -> DataConfig:
 def test_build_data_from_the_decode_cache(benchmark, cached_folder):
     """build_data when the decoded tensors are already cached: discover, hash, split, load the cache."""
     bundle = benchmark.pedantic(build_data, args=(cached_folder,), rounds=5, warmup_rounds=1)
-    assert bundle.images.images.shape == (60, 3, 64, 64)
+    assert bundle.decoded.pixels.shape == (60, 3, 64, 64)
     assert any(Path(cached_folder.cache_dir).glob("decoded-*.pt"))

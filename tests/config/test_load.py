@@ -100,3 +100,20 @@ def test_yaml_words_read_as_booleans_are_given_back_for_choices():
     # YAML 1.1 reads `no` as False: train.mixed_precision=no must still mean "no"
     assert load_config(None, ["train.mixed_precision=no"]).train.mixed_precision == "no"
     assert load_config(None, ["train.deterministic=no"]).train.deterministic is False
+
+
+def test_the_old_efficiency_key_is_read_as_cost_with_a_note(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("efficiency:\n  iterations: 7\n  enabled: true\n")
+    with pytest.warns(FutureWarning, match="'efficiency' is now 'cost'"):
+        config = load_config(path, ["efficiency.enabled=false"])
+    assert (config.cost.iterations, config.cost.enabled) == (7, False)
+    with pytest.warns(FutureWarning):
+        both = load_config(None, ["efficiency.iterations=3", "cost.iterations=5"])
+    assert both.cost.iterations == 5  # the new name wins
+
+
+def test_every_shipped_config_uses_the_current_names(recwarn):
+    for path in CONFIGS:
+        load_config(path)
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]

@@ -1,14 +1,8 @@
-"""Helpers of the cost tests: a tiny CNN, the efficiency block's keys, a model that runs out of memory."""
+"""Helpers of the cost tests: a tiny CNN and the cost block's keys."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from torch import nn
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 CONTRACT_KEYS = {
     "params", "trainable_params", "flops", "macs", "model_mb", "infer_throughput", "throughput_by_batch",
@@ -26,10 +20,3 @@ def tiny_cnn(num_classes: int = 3) -> nn.Module:
         nn.Flatten(),
         nn.Linear(8, num_classes),
     )
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -13,9 +13,9 @@ from bcbench.config import load_config
 from bcbench.cost import measure_cost
 from bcbench.cost.memory import peak_memory_mb, reset_peak_memory
 from bcbench.models import build_model
-from bcbench.record.store import read_sweep
+from bcbench.record import read_sweep
 from bcbench.sweep import run_sweep
-from bcbench.train import predict_probs, run_spec
+from bcbench.train import predict_probs, resolve_run_config
 from tests.helpers import quiet_console, tiny_config
 
 pytestmark = pytest.mark.cuda
@@ -26,20 +26,18 @@ def test_a_bf16_sweep_trains_on_the_gpu_and_records_it(synthetic_root, tmp_path)
         "models=[simple_cnn,resnet18]",
         "seeds=[0]",
         "train.mixed_precision=bf16",
-        "efficiency.enabled=true",
+        "cost.enabled=true",
     )
-    config = tiny_config(
-        synthetic_root, tmp_path, *overrides, "efficiency.iterations=5", "efficiency.warmup=2"
-    )
-    assert run_sweep(config, console=quiet_console()) == 0
+    config = tiny_config(synthetic_root, tmp_path, *overrides, "cost.iterations=5", "cost.warmup=2")
+    assert run_sweep(config, console=quiet_console()).exit_code == 0
     for record in read_sweep(tmp_path / "tiny").ok():
         assert record.env.device.startswith("cuda") and record.env.device_name == torch.cuda.get_device_name(
             0
         )
-        assert record.env.mixed_precision == "bf16" and record.efficiency.precision == "bf16"
+        assert record.env.mixed_precision == "bf16" and record.cost.precision == "bf16"
         assert all(math.isfinite(entry["train_loss"]) for entry in record.history)
-        assert record.efficiency.memory["kind"] == "cuda_allocated" and record.efficiency.peak_memory_mb > 0
-        assert record.efficiency.latency_ms["p50"] > 0
+        assert record.cost.memory["kind"] == "cuda_allocated" and record.cost.peak_memory_mb > 0
+        assert record.cost.latency_ms["p50"] > 0
 
 
 def test_cost_on_the_gpu_uses_events_and_allocator_peaks():
@@ -47,18 +45,17 @@ def test_cost_on_the_gpu_uses_events_and_allocator_peaks():
     cost = measure_cost(
         model, image_size=64, device="cuda", precision="bf16", batch_sizes=(1, 64), iterations=10
     )
-    assert cost["device"].startswith("cuda") and cost["memory"]["kind"] == "cuda_allocated"
-    assert cost["throughput_by_batch"]["64"] > cost["throughput_by_batch"]["1"]
+    assert cost.device.startswith("cuda") and cost.memory["kind"] == "cuda_allocated"
+    assert cost.throughput_by_batch["64"] > cost.throughput_by_batch["1"]
     assert next(model.parameters()).device.type == "cpu"  # put back where it was
 
 
 def test_gpu_predictions_match_the_cpu_within_float_tolerance():
     model = build_model("resnet18", 3, image_size=32).eval()
-    config = load_config(None, ["data.image_size=32"])
-    spec = run_spec(config, "resnet18", 0)
+    config = resolve_run_config(load_config(None, ["data.image_size=32"]), "resnet18", 0)
     images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
-    on_cpu = predict_probs(model, images, spec, config, torch.device("cpu"))
-    on_gpu = predict_probs(model.cuda(), images.cuda(), spec, config, torch.device("cuda"))
+    on_cpu = predict_probs(model, images, config, torch.device("cpu"))
+    on_gpu = predict_probs(model.cuda(), images.cuda(), config, torch.device("cuda"))
     assert torch.allclose(on_cpu, on_gpu, atol=1e-4)
 
 

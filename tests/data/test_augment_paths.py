@@ -10,7 +10,7 @@ import torch
 from bcbench.config import AugmentConfig
 from bcbench.data import BatchAugmenter, Normalizer
 from bcbench.data import augment as data
-from bcbench.data.augment import jitter_batch, jitter_batch_, rotate_batch
+from bcbench.data.augment import jitter_batch_, rotate_batch
 
 CLASSES = ["benign", "malignant", "normal"]
 
@@ -174,13 +174,11 @@ def test_rotation_fills_outside_with_zeros_and_works_on_float() -> None:
     assert torch.equal(rotate_batch(images.float(), torch.tensor([45.0])), out.float())
 
 
-def test_jitter_in_place_equals_jitter_and_keeps_input() -> None:
+def test_jitter_in_place_writes_into_its_input_and_stays_in_range() -> None:
     pixels = torch.rand(3, 3, 9, 11, generator=torch.Generator().manual_seed(0)) * 255
-    kept = pixels.clone()
     brightness, contrast = torch.tensor([1.2, 0.8, 0.0]), torch.tensor([0.7, 1.3, 1.0])
-    out = jitter_batch(pixels, brightness, contrast)
-    assert torch.equal(pixels, kept)
-    assert torch.equal(jitter_batch_(pixels, brightness, contrast), out)
+    out = jitter_batch_(pixels, brightness, contrast)
+    assert out.data_ptr() == pixels.data_ptr()
     assert out.min() >= 0 and out.max() <= 255 and torch.equal(out[2], torch.zeros_like(out[2]))
 
 

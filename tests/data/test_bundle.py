@@ -57,7 +57,7 @@ def test_build_data_on_synthetic_set_reproduces_study_split(synthetic_root: Path
     assert bundle.class_counts("test") == [66, 31, 20]
     images, labels = bundle.tensors("val")
     assert images.shape == (100, 3, 16, 16) and images.dtype == torch.uint8
-    assert labels.tolist() == bundle.images.labels[bundle.splits["val"]].tolist()
+    assert labels.tolist() == bundle.decoded.labels[bundle.splits["val"]].tolist()
     assert bundle.split_hash == build_data(DataConfig(root=str(synthetic_root), image_size=8)).split_hash
     with pytest.raises(DataError):
         bundle.tensors("holdout")

@@ -156,13 +156,13 @@ def test_build_data_decodes_each_file_exactly_once(
         DataConfig(root=str(root), image_size=8), progress=lambda i, n: progress.append((i, n))
     )
 
-    assert sorted(counted_loads) == sorted(root / p for p in bundle.images.relpaths)
+    assert sorted(counted_loads) == sorted(root / p for p in bundle.decoded.relpaths)
     assert len(counted_loads) == 11
     assert progress[-1] == (11, 11)
-    assert bundle.images.images.shape == (11, 3, 8, 8) and bundle.images.images.dtype == torch.uint8
-    assert bundle.images.labels.dtype == torch.int64
-    first = root / bundle.images.relpaths[0]
-    assert bundle.images.sha256[0] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert bundle.decoded.pixels.shape == (11, 3, 8, 8) and bundle.decoded.pixels.dtype == torch.uint8
+    assert bundle.decoded.labels.dtype == torch.int64
+    first = root / bundle.decoded.relpaths[0]
+    assert bundle.decoded.sha256[0] == hashlib.sha256(first.read_bytes()).hexdigest()
 
 
 def test_decode_cache_hits_and_misses(
@@ -178,7 +178,7 @@ def test_decode_cache_hits_and_misses(
     assert len(counted_loads) == 7
     second = build_data(config)
     assert len(counted_loads) == 7  # cache hit: nothing decoded
-    assert torch.equal(first.images.images, second.images.images)
+    assert torch.equal(first.decoded.pixels, second.decoded.pixels)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [
         p.name for p in (tmp_path / "cache").glob("*.pt")
     ]
@@ -194,11 +194,11 @@ def test_decode_cache_hits_and_misses(
 def test_decode_cache_ignores_damaged_file(tmp_path: Path, make_image_folder: Callable[..., Path]) -> None:
     root = make_image_folder({"a": 3, "b": 3})
     config = DataConfig(root=str(root), image_size=8, cache_dir=str(tmp_path / "cache"))
-    expected = build_data(config).images.images
+    expected = build_data(config).decoded.pixels
     (cache_file,) = (tmp_path / "cache").glob("*.pt")
     cache_file.write_bytes(b"garbage")
 
-    assert torch.equal(build_data(config).images.images, expected)
+    assert torch.equal(build_data(config).decoded.pixels, expected)
 
 
 def test_streamed_images_decode_on_demand_to_the_resident_pixels(

@@ -146,8 +146,10 @@ def test_skip_leaves_unusable_file_out_and_lists_it(
     assert BAD_FILES[kind][1] in bundle.skipped[0]["reason"]
     assert bundle.audit["skipped"] == bundle.skipped
     assert (bundle.audit["n_found"], bundle.audit["n_images"]) == (9, 8)
-    assert sum(bundle.counts().values()) == 8 == len(bundle.images.relpaths) == bundle.images.images.shape[0]
-    assert BAD not in bundle.images.relpaths
+    assert (
+        sum(bundle.counts().values()) == 8 == len(bundle.decoded.relpaths) == bundle.decoded.pixels.shape[0]
+    )
+    assert BAD not in bundle.decoded.relpaths
     json.dumps(bundle.audit)
 
 
@@ -252,14 +254,14 @@ def test_decode_cache_remembers_skipped_files_without_poisoning(
     again = build_data(skip)
     assert len(counted_loads) == 9  # cache hit, skipped file included
     assert again.skipped == first.skipped and again.split_hash == first.split_hash
-    assert torch.equal(again.images.images, first.images.images)
+    assert torch.equal(again.decoded.pixels, first.decoded.pixels)
 
     with pytest.raises(DataError):  # a cache made while skipping never hides the error
         build_data(config(root, cache_dir=str(tmp_path / "cache")))
 
     (root / BAD).write_bytes(png_bytes(seed=5))  # fixed: new content, new key
     fixed = build_data(skip)
-    assert fixed.skipped == [] and BAD in fixed.images.relpaths and len(fixed.images.relpaths) == 9
+    assert fixed.skipped == [] and BAD in fixed.decoded.relpaths and len(fixed.decoded.relpaths) == 9
 
 
 def test_images_smaller_than_the_crop_are_upscaled(tmp_path: Path) -> None:
@@ -277,11 +279,11 @@ def test_images_smaller_than_the_crop_are_upscaled(tmp_path: Path) -> None:
         DataConfig(root=str(tmp_path), preprocess="shorter_crop", image_size=224, resize_shorter=256)
     )
 
-    assert bundle.images.images.shape == (6, 3, 224, 224)
-    for index, relpath in enumerate(bundle.images.relpaths):
+    assert bundle.decoded.pixels.shape == (6, 3, 224, 224)
+    for index, relpath in enumerate(bundle.decoded.relpaths):
         with Image.open(tmp_path / relpath) as image:
             expected = reference(image.convert("RGB"))
-        assert (bundle.images.images[index].int() - expected.int()).abs().max() <= 1
+        assert (bundle.decoded.pixels[index].int() - expected.int()).abs().max() <= 1
 
 
 def test_unusual_valid_modes_pass_the_whole_pipeline(tmp_path: Path) -> None:
@@ -301,9 +303,10 @@ def test_unusual_valid_modes_pass_the_whole_pipeline(tmp_path: Path) -> None:
 
     bundle = build_data(DataConfig(root=str(tmp_path), image_size=8))
 
-    assert bundle.skipped == [] and bundle.images.images.shape == (6, 3, 8, 8)
+    assert bundle.skipped == [] and bundle.decoded.pixels.shape == (6, 3, 8, 8)
     first_pixel = {
-        relpath: bundle.images.images[i, :, 0, 0].tolist() for i, relpath in enumerate(bundle.images.relpaths)
+        relpath: bundle.decoded.pixels[i, :, 0, 0].tolist()
+        for i, relpath in enumerate(bundle.decoded.relpaths)
     }
     assert first_pixel["benign/sixteen-bit.png"] == [255, 255, 255]
     assert first_pixel["benign/palette.png"] == [255, 0, 0]
@@ -354,11 +357,11 @@ def test_symlinked_files_are_followed(make_image_folder: Callable[..., Path], tm
 
     bundle = build_data(config(root))
 
-    index = bundle.images.relpaths.index("benign/linked.png")
-    assert bundle.images.sha256[index] == hashlib.sha256(outside.read_bytes()).hexdigest()
+    index = bundle.decoded.relpaths.index("benign/linked.png")
+    assert bundle.decoded.sha256[index] == hashlib.sha256(outside.read_bytes()).hexdigest()
     with Image.open(outside) as image:
         expected = data.preprocess(image.convert("RGB"), "square", 8)
-    assert torch.equal(bundle.images.images[index], expected)
+    assert torch.equal(bundle.decoded.pixels[index], expected)
 
 
 def test_symlinked_folders_are_not_followed_with_a_warning(
@@ -402,8 +405,8 @@ def test_dedupe_keeps_first_copy_drops_conflicts_before_splitting(
     assert deduped.audit["removed_duplicates"] == removed
     assert deduped.audit["duplicate_groups"] == [SAME_CLASS, CONFLICT]  # as found
     assert deduped.audit["cross_split_duplicates"] == []
-    assert "benign/benign (1).png" in deduped.images.relpaths
-    assert sorted(counted_loads) == sorted(folder_with_duplicates / p for p in deduped.images.relpaths)
+    assert "benign/benign (1).png" in deduped.decoded.relpaths
+    assert sorted(counted_loads) == sorted(folder_with_duplicates / p for p in deduped.decoded.relpaths)
     assert len(counted_loads) == 9  # removed copies are never decoded
 
     for relpath in removed:
@@ -451,7 +454,7 @@ def test_hashes_come_from_the_scan_not_a_second_pass(
 
     monkeypatch.setattr(data, "file_sha256", second_pass)
     bundle = build_data(config(folder_with_duplicates))
-    for relpath, digest in zip(bundle.images.relpaths, bundle.images.sha256, strict=True):
+    for relpath, digest in zip(bundle.decoded.relpaths, bundle.decoded.sha256, strict=True):
         assert digest == hashlib.sha256((folder_with_duplicates / relpath).read_bytes()).hexdigest()
 
 
@@ -464,8 +467,10 @@ def test_decode_cache_key_follows_dedupe(
     assert len(counted_loads) == 12 + 9
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
 
-    assert build_data(config(folder_with_duplicates, cache_dir=cache, dedupe=True)).images.relpaths == (
-        deduped.images.relpaths
+    assert build_data(config(folder_with_duplicates, cache_dir=cache, dedupe=True)).decoded.relpaths == (
+        deduped.decoded.relpaths
     )
-    assert build_data(config(folder_with_duplicates, cache_dir=cache)).images.relpaths == kept.images.relpaths
+    assert (
+        build_data(config(folder_with_duplicates, cache_dir=cache)).decoded.relpaths == kept.decoded.relpaths
+    )
     assert len(counted_loads) == 21  # both hit

@@ -14,7 +14,7 @@ from bcbench.data import (
     build_data,
     stratified_split,
 )
-from bcbench.data.split import manifest_split, read_manifest, split_sha256
+from bcbench.data.split import read_manifest, split_sha256, splits_from_manifest
 from bcbench.errors import DataError
 from tests.helpers import assert_one_line_error
 
@@ -83,11 +83,11 @@ def test_stratified_split_allows_two_images_without_val() -> None:
     assert 1 in labels[splits["train"]] and 1 in labels[splits["test"]]
 
 
-def test_manifest_split_assigns_listed_splits(tmp_path: Path) -> None:
+def test_splits_from_manifest_assigns_listed_splits(tmp_path: Path) -> None:
     manifest = write_manifest(
         tmp_path, "path,split\nb/2.png,test\na/1.png,train\na/2.png, val\n./a/3.png,train\nb/1.png,TRAIN\n"
     )
-    splits = manifest_split(RELPATHS, manifest)
+    splits = _manifest_split(RELPATHS, manifest)
     assert {name: indices.tolist() for name, indices in splits.items()} == {
         "train": [0, 2, 3],
         "val": [1],
@@ -106,16 +106,18 @@ def test_manifest_split_assigns_listed_splits(tmp_path: Path) -> None:
     ],
     ids=["missing-columns", "unknown-split", "duplicate", "not-on-disk", "unlisted-image"],
 )
-def test_manifest_split_errors_name_file_and_row(tmp_path: Path, text: str, fragments: list[str]) -> None:
+def test_splits_from_manifest_errors_name_file_and_row(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
     manifest = write_manifest(tmp_path, text)
     with pytest.raises(DataError) as error:
-        manifest_split(RELPATHS, manifest)
+        _manifest_split(RELPATHS, manifest)
     assert_one_line_error(error, str(manifest), *fragments)
 
 
-def test_manifest_split_rejects_missing_file(tmp_path: Path) -> None:
+def test_splits_from_manifest_rejects_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        manifest_split(RELPATHS, tmp_path / "absent.csv")
+        _manifest_split(RELPATHS, tmp_path / "absent.csv")
     assert_one_line_error(error, "absent.csv", "does not exist")
 
 
@@ -151,3 +153,9 @@ def test_comment_lines_are_skipped_and_rows_keep_the_files_numbers(tmp_path):
     manifest.write_text("# where this split comes from\npath,split\n# a note\na.png,train\nb.png,test\n")
     _, assigned = read_manifest(manifest)
     assert assigned == {"a.png": ("train", 4), "b.png": ("test", 5)}
+
+
+def _manifest_split(relpaths, manifest_path):
+    """A split read from a manifest file, as ``build_data`` makes it."""
+    manifest, assigned = read_manifest(manifest_path)
+    return splits_from_manifest(manifest, assigned, relpaths)

@@ -13,7 +13,7 @@ from devtools.device_check.steps import Plan, plan_steps
 from devtools.device_check.summary import target_checks
 from tests.helpers import REPO
 
-STEPS = ["cuda_tests", "study", "efficiency", "efficiency_compiled", "speed", "timer_check", "accelerate"]
+STEPS = ["cuda_tests", "study", "cost", "cost_compiled", "speed", "timer_check", "accelerate"]
 
 
 def test_the_gpu_plan_runs_the_issues_checks_at_full_size(tmp_path):
@@ -24,10 +24,10 @@ def test_the_gpu_plan_runs_the_issues_checks_at_full_size(tmp_path):
         "configs/study.yaml" in study and "train.mixed_precision=bf16" in study and "seeds=[0,1,2]" in study
     )
     assert "data.image_size=32" not in study
-    efficiency = steps["efficiency"].command
-    assert {"resnet101", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "simple_cnn"} <= set(efficiency)
-    assert {"1", "32", "256", "--channels-last", "bf16", "224"} <= set(efficiency)
-    assert "--compile" in steps["efficiency_compiled"].command and not steps["efficiency_compiled"].env
+    cost = steps["cost"].command
+    assert {"resnet101", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "simple_cnn"} <= set(cost)
+    assert {"1", "32", "256", "--channels-last", "bf16", "224"} <= set(cost)
+    assert "--compile" in steps["cost_compiled"].command and not steps["cost_compiled"].env
     assert "queue.workers_per_device=4" in steps["queue_4"].command
 
 

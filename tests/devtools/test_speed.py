@@ -3,11 +3,8 @@ the command end to end. Timings are only sanity-checked (the test machine is sha
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +21,7 @@ from devtools.speed.settings import (
     attach_ratios,
     check_targets,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-
+from tests.helpers import REPO, run_script
 
 COUNTS = {"benign": 10, "malignant": 6, "normal": 6}
 
@@ -201,13 +196,10 @@ def test_run_speed_with_a_tiny_training_epoch(tiny_root, tmp_path):
 @pytest.mark.slow
 def test_cli_end_to_end_writes_the_json(tiny_root, tmp_path):
     out = tmp_path / "speed"
-    completed = subprocess.run(
-        [
-            sys.executable, str(REPO / "bench" / "speed.py"), "--data-root", str(tiny_root),
-            "--image-size", str(SIZE), "--skip-train", "--workers", "0", "--repeats", "2",
-            "--batch-size", "4", "--device", "cpu", "--threads", "1", "--out", str(out),
-        ],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    completed = run_script(
+        "speed.py", "--data-root", tiny_root, "--image-size", SIZE, "--skip-train", "--workers", "0",
+        "--repeats", "2", "--batch-size", "4", "--device", "cpu", "--threads", "1", "--out", out,
+        timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr + completed.stdout
     written = json.loads((out / "speed.json").read_text())
@@ -219,11 +211,10 @@ def test_cli_end_to_end_writes_the_json(tiny_root, tmp_path):
 
 
 def test_cli_reports_errors_in_one_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_speed", REPO / "bench" / "speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from devtools.speed.cli import main
+
     missing = tmp_path / "missing"
-    assert module.main(["--data-root", str(missing), "--skip-train", "--out", str(tmp_path)]) == 2
+    assert main(["--data-root", str(missing), "--skip-train", "--out", str(tmp_path)]) == 2
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("error: ") and "does not exist" in last
     assert not (tmp_path / "speed.json").exists()

@@ -18,7 +18,9 @@ REBUILT = ("summary.csv", "pairwise.csv", "operating_points.csv", "calibration.c
 @pytest.mark.slow
 def test_compare_rebuilds_the_clinical_view_from_stored_predictions(synthetic_root, tmp_path):
     overrides = ("models=[simple_cnn,study_mobilenet]", "seeds=[0,1,2]", "data.image_size=24")
-    assert run_sweep(tiny_config(synthetic_root, tmp_path, *overrides), console=quiet_console()) == 0
+    assert (
+        run_sweep(tiny_config(synthetic_root, tmp_path, *overrides), console=quiet_console()).exit_code == 0
+    )
     sweep = tmp_path / "tiny"
     report = (sweep / "report.md").read_text()
     for section in ("## How the intervals were made", "## Clinical view", "### AUROC: DeLong's test"):

@@ -13,10 +13,7 @@ from bcbench.data import Normalizer, build_data
 from bcbench.metrics import classification_metrics
 from bcbench.models import build_model
 from bcbench.train import MixedPrecision, ProcessShare, Trainer
-from tests.helpers import json_records, tiny_sweep_args
-
-REPO = Path(__file__).resolve().parents[2]
-
+from tests.helpers import REPO, json_records, tiny_sweep_args
 
 TIMEOUT = 300  # seconds: a hang fails the test instead of blocking CI
 

@@ -1,10 +1,8 @@
 """Faults during a sweep and bad configuration: clear errors before training, nothing lost."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,22 +13,22 @@ from rich.console import Console
 import bcbench.sweep.execute
 import bcbench.sweep.plan
 import bcbench.sweep.runner
-from bcbench.cli.commands import run_command
+from bcbench.cli import main as cli_main
 from bcbench.config import Config
 from bcbench.errors import ConfigError, ModelError
-from bcbench.record import load_records
 from bcbench.sweep import describe_failure, run_sweep
 from tests.helpers import (
     json_records,
     live_claims,
     quiet_console,
+    read_record_file,
     run_in_process,
+    run_script,
     shard_files,
+    start_script,
     sweep_json_records,
     tiny_config,
 )
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def config_for(root: Path, out: Path, *overrides: str) -> Config:
@@ -42,25 +40,17 @@ def console() -> Console:
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kwargs,
-    )
+    return run_script("run.py", *args, timeout=120, **kwargs)
 
 
 def start_sweep(root: Path, out: Path, ignore_sigint: bool = False) -> subprocess.Popen:
     args = ["name=faults", f"output_dir={out}", f"data.root={root}", "data.image_size=32"]
     args += ["models=[simple_cnn]", "seeds=[0,1,2,3,4,5]", "train.epochs=2", "train.min_epochs=1"]
-    args += ["train.batch_size=64", "efficiency.enabled=false"]
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "run.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    args += ["train.batch_size=64", "cost.enabled=false"]
+    return start_script(
+        "run.py",
+        *args,
+        env={"OMP_NUM_THREADS": "1"},
         # as a shell starts a background job (`cmd &`): SIGINT ignored until bcbench handles it
         preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None,
     )
@@ -84,10 +74,10 @@ def finish_and_check(root: Path, out: Path) -> None:
     result = run_cli(
         "name=faults", f"output_dir={out}", f"data.root={root}", "data.image_size=32", "models=[simple_cnn]",
         "seeds=[0,1,2,3,4,5]", "train.epochs=2", "train.min_epochs=1", "train.batch_size=64",
-        "efficiency.enabled=false",
+        "cost.enabled=false",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    loaded = load_records(out / "faults" / "runs.jsonl")
+    loaded = read_record_file(out / "faults" / "runs.jsonl")
     ok_ids = [r.run_id for r in loaded.records if r.ok]
     assert len(ok_ids) == 6 and len(set(ok_ids)) == 6
 
@@ -101,7 +91,7 @@ def test_nan_loss_fails_the_run_with_epoch_and_reason_and_the_sweep_goes_on(synt
         "model_options.simple_cnn.lr=1e12",
         "train.epochs=1",
     )
-    assert run_sweep(config, console=console()) == 1
+    assert run_sweep(config, console=console()).exit_code == 1
     records = {r["model"]: r for r in json_records(tmp_path / "faults" / "runs.jsonl")}
     assert records["simple_cnn"]["status"] == "failed"
     assert "TrainingDiverged: training loss became" in records["simple_cnn"]["error"]
@@ -114,13 +104,14 @@ def test_out_of_memory_is_recorded_with_advice(synthetic_root, tmp_path, monkeyp
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(bcbench.sweep.execute, "train_run", out_of_memory)
-    assert run_sweep(config_for(synthetic_root, tmp_path), console=console()) == 1
+    assert run_sweep(config_for(synthetic_root, tmp_path), console=console()).exit_code == 1
     (record,) = json_records(tmp_path / "faults" / "runs.jsonl")
     assert record["status"] == "failed"
     assert "lower train.batch_size" in record["error"]
-    assert "lower train.batch_size" in describe_failure(
-        RuntimeError("DefaultCPUAllocator: can't allocate; out of memory")
-    )
+    cpu = "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to"
+    assert "lower train.batch_size" in describe_failure(RuntimeError(f"{cpu} allocate 1073741824 bytes."))
+    assert "lower train.batch_size" in describe_failure(MemoryError())
+    assert "lower train.batch_size" not in describe_failure(RuntimeError("shapes cannot be multiplied"))
 
 
 @pytest.mark.parametrize(
@@ -174,14 +165,14 @@ def test_unwritable_results_folder_is_detected_before_training(synthetic_root, t
     ],
 )
 def test_cli_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
-    assert run_in_process(run_command, [f"output_dir={tmp_path}", *args]) == 2
+    assert run_in_process(cli_main, ["run", f"output_dir={tmp_path}", *args]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
 def test_debug_flag_shows_the_traceback(tmp_path):
     with pytest.raises(ModelError, match="unknown model"):
-        run_in_process(run_command, [f"output_dir={tmp_path}", "models=[resnet1O1]", "--debug"])
+        run_in_process(cli_main, ["run", f"output_dir={tmp_path}", "models=[resnet1O1]", "--debug"])
 
 
 @pytest.mark.slow
@@ -207,7 +198,7 @@ def test_interrupt_keeps_finished_runs_and_says_how_to_resume(synthetic_root, tm
     assert "Rerun the same command to resume" in output
     assert "Traceback" not in output
     (shard,) = shard_files(directory)
-    finished = load_records(shard)
+    finished = read_record_file(shard)
     assert finished.bad_lines == [] and len(finished.records) >= 1
     assert live_claims(directory) == []  # the run in progress was given back
     finish_and_check(synthetic_root, tmp_path)
@@ -226,6 +217,6 @@ def test_kill_9_mid_sweep_then_rerun_finishes_with_no_duplicate_and_no_loss(synt
     before = [json.loads(line)["run_id"] for line in shard.read_text().splitlines()[:-1]]
     # same host, dead process: its claim is stale at once (the default lease of minutes is not waited for)
     finish_and_check(synthetic_root, tmp_path)
-    assert load_records(shard).bad_lines == [len(before) + 1]  # the killed worker's file untouched
-    after = load_records(directory / "runs.jsonl")
+    assert read_record_file(shard).bad_lines == [len(before) + 1]  # the killed worker's file untouched
+    after = read_record_file(directory / "runs.jsonl")
     assert [r.run_id for r in after.records[: len(before)]] == before  # finished records first, as they were

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bcbench.analysis.stored import differing_keys, recompute_test_block
 from bcbench.config import load_config
 from bcbench.errors import DataError
-from bcbench.record.predictions import matches_record, recompute_test_metrics
 from bcbench.record.store import read_sweep
 from bcbench.sweep import run_sweep
 from tests.data.test_sources import write_npz
@@ -47,9 +47,9 @@ def test_csv_index_with_groups_and_an_external_set_give_the_folder_record_shape(
     folder = make_image_folder(COUNTS, root=tmp_path / "folder")
     indexed = csv_indexed_copy(folder, tmp_path / "indexed")
     external = make_image_folder({"benign": 5, "normal": 4}, root=tmp_path / "site-b")  # no malignant
-    assert run_sweep(tiny_config(folder, tmp_path / "a", *SMALL), console=quiet_console()) == 0
+    assert run_sweep(tiny_config(folder, tmp_path / "a", *SMALL), console=quiet_console()).exit_code == 0
     overrides = (*SMALL, f"data.index={indexed / 'labels.csv'}", f"data.external={{site_b: {external}}}")
-    assert run_sweep(tiny_config(indexed, tmp_path / "b", *overrides), console=quiet_console()) == 0
+    assert run_sweep(tiny_config(indexed, tmp_path / "b", *overrides), console=quiet_console()).exit_code == 0
     (plain,), (indexed_run,) = records_of(tmp_path / "a"), records_of(tmp_path / "b")
     assert set(plain.to_json()) == set(indexed_run.to_json())
     assert set(plain.test.to_json()) == set(indexed_run.test.to_json())
@@ -61,7 +61,7 @@ def test_csv_index_with_groups_and_an_external_set_give_the_folder_record_shape(
     assert stored["set"].value_counts().to_dict() == {"external:site_b": 9, **stored_split_sizes(indexed_run)}
     assert {"cal_prob_benign", "prob_normal"} <= set(stored.columns)
     for run, out in ((plain, tmp_path / "a"), (indexed_run, tmp_path / "b")):
-        assert matches_record(recompute_test_metrics(out / "tiny", run), run) == []
+        assert differing_keys(recompute_test_block(out / "tiny", run), run) == []
     report = (tmp_path / "b" / "tiny" / "report.md").read_text()
     assert "## External test sets" in report and "benign,normal" in report
 
@@ -79,7 +79,10 @@ def test_cross_validation_pools_every_image_once_per_repeat(make_image_folder, t
         "evaluation.repeats=2",
         "data.val_fraction=0.2",
     )
-    assert run_sweep(tiny_config(folder, tmp_path / "cv", *SMALL, *folds), console=quiet_console()) == 0
+    assert (
+        run_sweep(tiny_config(folder, tmp_path / "cv", *SMALL, *folds), console=quiet_console()).exit_code
+        == 0
+    )
     runs = records_of(tmp_path / "cv")
     assert sorted((r.repeat, r.fold) for r in runs) == [(r, f) for r in range(2) for f in range(4)]
     assert len({r.data.split_sha256 for r in runs}) == 8
@@ -103,11 +106,11 @@ def test_medmnist_protocol_on_a_small_npz(tmp_path):
     path = write_npz(tmp_path / "tinymnist.npz")
     overrides = [
         f"data.root={path}", f"output_dir={tmp_path}", "seeds=[0]", "train.epochs=3",
-        "train.milestones=[1,2]", "train.batch_size=16", "efficiency.enabled=false",
+        "train.milestones=[1,2]", "train.batch_size=16", "cost.enabled=false",
         "data.class_names=[a,b,c]",
     ]  # fmt: skip
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "medmnist.yaml", overrides)
-    assert run_sweep(config, console=quiet_console()) == 0
+    assert run_sweep(config, console=quiet_console()).exit_code == 0
     (record,) = read_sweep(tmp_path / "medmnist").ok()
     assert record.data.source == "npz" and (record.data.n_train, record.data.n_val, record.data.n_test) == (
         30,

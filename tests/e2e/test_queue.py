@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,18 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from bcbench.cli.submit import parse_minutes, submit_command
+from bcbench.cli import main as cli_main
+from bcbench.cli.submit import parse_minutes
 from bcbench.errors import ConfigError
 from bcbench.sweep import plan_runs, run_sweep
 from bcbench.sweep.identity import HOST_ENV
 from bcbench.sweep.queue import Claim
 from tests.helpers import (
-    REPO,
     json_records,
     live_claims,
     quiet_console,
     run_in_process,
+    run_script,
     shard_files,
+    start_script,
     tiny_config,
     tiny_sweep_args,
 )
@@ -45,16 +46,10 @@ def queue_args(root: Path, out: Path, *extra: str) -> list[str]:
 
 def start_worker(root: Path, out: Path, *extra: str, host: str | None = None) -> subprocess.Popen:
     """``bench/run.py`` as one worker; ``host`` makes it claim as another machine would."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count everywhere: the same numbers
+    env = {"OMP_NUM_THREADS": "1"}  # the same thread count everywhere: the same numbers
     if host:
         env[HOST_ENV] = host
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / "run.py"), *queue_args(root, out, *extra)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    return start_script("run.py", *queue_args(root, out, *extra), env=env)
 
 
 def wait_until(condition: Callable[[], object], processes: list[subprocess.Popen], what: str) -> object:
@@ -187,12 +182,8 @@ def test_sigterm_gives_the_run_back_so_another_worker_takes_it_without_a_lease(s
 @pytest.mark.slow
 def test_two_workers_per_device_share_the_cpu_and_the_parent_reports(synthetic_root, tmp_path):
     args = tiny_sweep_args(synthetic_root, tmp_path, "q", "models=[simple_cnn]", "seeds=[0,1,2,3]")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), *args, "queue.workers_per_device=2"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    result = run_script(
+        "run.py", *args, "queue.workers_per_device=2", timeout=TIMEOUT, env={"OMP_NUM_THREADS": "2"}
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "starting 2 workers (cpu.0, cpu.1)" in result.stdout
@@ -214,7 +205,7 @@ def test_a_garbage_or_future_claim_costs_a_lease_not_a_run(synthetic_root, tmp_p
     future = Claim(first, "w", "node-b", "node-b", 1, None, now, now, "n")
     claims.joinpath(f"{first}.claim").write_bytes(b"\x00garbage" if planted == "garbage" else future.encode())
     console = quiet_console()
-    assert run_sweep(config, console=console) == 0
+    assert run_sweep(config, console=console).exit_code == 0
     text = console.export_text()
     assert ("not a bcbench claim" if planted == "garbage" else "in the future") in text
     assert f"took over {first}.claim" in text
@@ -226,7 +217,7 @@ def test_a_garbage_or_future_claim_costs_a_lease_not_a_run(synthetic_root, tmp_p
 def test_submitit_local_executor_runs_a_tiny_sweep_to_its_report(synthetic_root, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     args = tiny_sweep_args(synthetic_root, tmp_path, "q", "models=[simple_cnn]", "seeds=[0,1,2]")
-    assert run_in_process(submit_command, ["--local", "--workers", "2", "--time", "10", *args]) == 0
+    assert run_in_process(cli_main, ["submit", "--local", "--workers", "2", "--time", "10", *args]) == 0
     directory = tmp_path / "q"
     records = shard_records(directory)
     assert sorted(r["seed"] for r in records) == [0, 1, 2] and {r["status"] for r in records} == {"ok"}
@@ -256,7 +247,7 @@ def test_submit_writes_a_slurm_array_and_a_dependent_report_job(
     args = ["--workers", "3", "--partition", "gpu", "--account", "lab", "--gpus-per-task", "1"]
     args += ["--cpus-per-task", "8", "--time", "1:30:00"]
     sweep = tiny_sweep_args(synthetic_root, tmp_path / "out", "q", "models=[simple_cnn]")
-    assert run_in_process(submit_command, [*args, *sweep]) == 0
+    assert run_in_process(cli_main, ["submit", *args, *sweep]) == 0
     array, report = (tmp_path / "slurm" / "jobs" / f"{n}.sh" for n in (4242, 4243))
     array_text, report_text = array.read_text(), report.read_text()
     for flag in ("--array=0-2%3", "--partition=gpu", "--account=lab", "--gpus-per-node=1"):
@@ -283,7 +274,9 @@ def test_a_bad_time_limit_is_one_line():
 
 def test_submit_without_slurm_says_to_use_local(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun
-    code = run_in_process(submit_command, [f"output_dir={tmp_path}", "models=[simple_cnn]", "--workers", "2"])
+    code = run_in_process(
+        cli_main, ["submit", f"output_dir={tmp_path}", "models=[simple_cnn]", "--workers", "2"]
+    )
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: cannot submit to SLURM here") and "--local" in line

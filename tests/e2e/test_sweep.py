@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,11 @@ import torch
 import bcbench.sweep.execute
 import bcbench.sweep.plan
 import bcbench.sweep.runner
-from bcbench.cli.commands import run_command
+from bcbench.cli import main as cli_main
 from bcbench.config import Config
 from bcbench.sweep import run_sweep
 from tests import helpers
 from tests.helpers import json_records, newest_json_records, quiet_console, run_in_process
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 CONTRACT_TOP = {"sweep", "run_id", "model", "seed", "status", "error", "config", "data", "history"}
 
@@ -31,30 +27,28 @@ CONTRACT_EFFICIENCY = {"params", "trainable_params", "flops", "model_mb", "infer
 
 def tiny_config(root: Path, out: Path, *overrides: str) -> Config:
     """The shared tiny sweep, two models and two seeds, with a quick cost measurement."""
-    measured = ("efficiency.enabled=true", "efficiency.batch_sizes=[1,8]", "efficiency.warmup=1")
-    two_by_two = ("models=[simple_cnn,study_mobilenet]", "seeds=[0,1]", "efficiency.iterations=3")
+    measured = ("cost.enabled=true", "cost.batch_sizes=[1,8]", "cost.warmup=1")
+    two_by_two = ("models=[simple_cnn,study_mobilenet]", "seeds=[0,1]", "cost.iterations=3")
     return helpers.tiny_config(root, out, *two_by_two, *measured, *overrides)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), *args], capture_output=True, text=True
-    )
+    return helpers.run_script("run.py", *args)
 
 
 @pytest.mark.slow
 def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, tmp_path):
     config = tiny_config(synthetic_root, tmp_path)
     console = quiet_console()
-    assert run_sweep(config, console=console) == 0
+    assert run_sweep(config, console=console).exit_code == 0
     directory = tmp_path / "tiny"
     records = json_records(directory / "runs.jsonl")
     assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
     for record in records:
         assert set(record) >= CONTRACT_TOP
         assert set(record["test"]) >= CONTRACT_TEST
-        assert set(record["efficiency"]) >= CONTRACT_EFFICIENCY
-        assert set(record["efficiency"]["latency_ms"]) >= {"p50", "p90", "p99"}
+        assert set(record["cost"]) >= CONTRACT_EFFICIENCY
+        assert set(record["cost"]["latency_ms"]) >= {"p50", "p90", "p99"}
         assert record["data"]["n_train"] + record["data"]["n_val"] + record["data"]["n_test"] == 780
         assert record["data"]["classes"] == ["benign", "malignant", "normal"]
         assert len(record["history"]) == record["epochs_run"] >= 1
@@ -70,15 +64,15 @@ def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, t
         assert sum(map(sum, record["test"]["confusion_matrix"])) == record["data"]["n_test"]
         assert record["config"]["models"] == [record["model"]]
         assert record["env"]["torch"]
-    assert records[0]["efficiency"]["params"] > 0 and records[0]["efficiency"]["flops"] > 0
-    assert records[0]["efficiency"]["end_to_end_infer_throughput"] > 0  # through bcbench's data path
-    assert records[0]["efficiency"]["end_to_end_batch_size"] == 8
+    assert records[0]["cost"]["params"] > 0 and records[0]["cost"]["flops"] > 0
+    assert records[0]["cost"]["end_to_end_infer_throughput"] > 0  # through bcbench's data path
+    assert records[0]["cost"]["end_to_end_batch_size"] == 8
     for name in ("report.md", "summary.csv", "runs.csv", "config.yaml", "confusion.png", "curves.png"):
         assert (directory / name).is_file(), name
     assert "simple_cnn" in console.export_text()
 
     again = quiet_console()
-    assert run_sweep(config, console=again) == 0
+    assert run_sweep(config, console=again).exit_code == 0
     assert "4 of 4 runs done, running 0" in again.export_text()
     assert len(json_records(directory / "runs.jsonl")) == 4
 
@@ -87,7 +81,7 @@ def test_sweep_writes_contract_records_and_report_then_resumes(synthetic_root, t
 def test_failed_run_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(
     synthetic_root, tmp_path, monkeypatch
 ):
-    config = tiny_config(synthetic_root, tmp_path, "models=[simple_cnn]", "efficiency.enabled=false")
+    config = tiny_config(synthetic_root, tmp_path, "models=[simple_cnn]", "cost.enabled=false")
     real_train_run = bcbench.sweep.execute.train_run
 
     def failing_for_seed_0(spec, *args, **kwargs):
@@ -96,14 +90,14 @@ def test_failed_run_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(
         return real_train_run(spec, *args, **kwargs)
 
     monkeypatch.setattr(bcbench.sweep.execute, "train_run", failing_for_seed_0)
-    assert run_sweep(config, console=quiet_console()) == 1
+    assert run_sweep(config, console=quiet_console()).exit_code == 1
     records = json_records(tmp_path / "tiny" / "runs.jsonl")
     assert [(r["seed"], r["status"]) for r in records] == [(0, "failed"), (1, "ok")]
     assert records[0]["error"] == "RuntimeError: boom"
 
     monkeypatch.setattr(bcbench.sweep.execute, "train_run", real_train_run)
     console = quiet_console()
-    assert run_sweep(config, console=console) == 0
+    assert run_sweep(config, console=console).exit_code == 0
     assert "1 of 2 runs done, running 1" in console.export_text()
     latest = newest_json_records(tmp_path / "tiny" / "runs.jsonl")
     assert sorted(r["status"] for r in latest.values()) == ["ok", "ok"]
@@ -111,10 +105,13 @@ def test_failed_run_is_recorded_the_sweep_goes_on_and_a_rerun_retries_it(
 
 @pytest.mark.slow
 def test_same_seed_and_config_give_the_same_numbers(synthetic_root, tmp_path):
-    overrides = ("models=[simple_cnn]", "seeds=[3]", "efficiency.enabled=false")
+    overrides = ("models=[simple_cnn]", "seeds=[3]", "cost.enabled=false")
     for name in ("a", "b"):
         assert (
-            run_sweep(tiny_config(synthetic_root, tmp_path / name, *overrides), console=quiet_console()) == 0
+            run_sweep(
+                tiny_config(synthetic_root, tmp_path / name, *overrides), console=quiet_console()
+            ).exit_code
+            == 0
         )
     first, second = (json_records(tmp_path / n / "tiny" / "runs.jsonl")[0] for n in "ab")
     assert first["test"] == second["test"]
@@ -129,12 +126,12 @@ def test_fresh_starts_a_new_folder(synthetic_root, tmp_path):
 
 
 def test_cli_dry_run_lists_the_grid(capsys):
-    assert run_in_process(run_command, ["--dry-run", "seeds=[0,1]", "models=[simple_cnn,resnet18]"]) == 0
+    assert run_in_process(cli_main, ["run", "--dry-run", "seeds=[0,1]", "models=[simple_cnn,resnet18]"]) == 0
     assert capsys.readouterr().out.count("model=") == 4
 
 
 def test_cli_config_error_is_one_line_without_traceback(capsys):
-    assert run_in_process(run_command, ["train.lrr=0.1"]) == 2
+    assert run_in_process(cli_main, ["run", "train.lrr=0.1"]) == 2
     message = "error: unknown config key 'train.lrr'; did you mean 'train.lr'?"
     assert capsys.readouterr().err.strip() == message
 
@@ -149,11 +146,11 @@ def test_records_are_json_lines(synthetic_root, tmp_path):
 @pytest.mark.slow
 def test_tensorboard_tracking_writes_event_files(synthetic_root, tmp_path):
     pytest.importorskip("tensorboard")
-    overrides = ("models=[simple_cnn]", "seeds=[0]", "tracking=tensorboard", "efficiency.enabled=false")
+    overrides = ("models=[simple_cnn]", "seeds=[0]", "tracking=tensorboard", "cost.enabled=false")
     config = tiny_config(synthetic_root, tmp_path, *overrides)
-    assert run_sweep(config, console=quiet_console()) == 0, json_records(tmp_path / "tiny" / "runs.jsonl")[0][
-        "error"
-    ]
+    assert run_sweep(config, console=quiet_console()).exit_code == 0, json_records(
+        tmp_path / "tiny" / "runs.jsonl"
+    )[0]["error"]
     events = list((tmp_path / "tiny" / "tensorboard").rglob("events.out.tfevents.*"))
     assert events, "no TensorBoard event file written"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -176,9 +173,11 @@ def test_train_compile_wraps_the_model_and_keeps_plain_weights(synthetic_root, t
         "seeds=[0]",
         "train.compile=true",
         "train.epochs=1",
-        "efficiency.enabled=false",
+        "cost.enabled=false",
     )
-    assert run_sweep(tiny_config(synthetic_root, tmp_path, *overrides), console=quiet_console()) == 0
+    assert (
+        run_sweep(tiny_config(synthetic_root, tmp_path, *overrides), console=quiet_console()).exit_code == 0
+    )
     assert compiled == ["SimpleCNN"]
     (record,) = json_records(tmp_path / "tiny" / "runs.jsonl")
     assert record["status"] == "ok" and record["config"]["train"]["compile"] is True
@@ -186,10 +185,10 @@ def test_train_compile_wraps_the_model_and_keeps_plain_weights(synthetic_root, t
 
 @pytest.mark.slow
 def test_streamed_data_trains_to_the_same_numbers_as_resident_data(synthetic_root, tmp_path):
-    overrides = ("models=[simple_cnn]", "seeds=[0]", "train.epochs=2", "efficiency.enabled=false")
+    overrides = ("models=[simple_cnn]", "seeds=[0]", "train.epochs=2", "cost.enabled=false")
     for storage in ("memory", "stream"):
         config = tiny_config(synthetic_root, tmp_path / storage, *overrides, f"data.storage={storage}")
-        assert run_sweep(config, console=quiet_console()) == 0
+        assert run_sweep(config, console=quiet_console()).exit_code == 0
     memory, stream = (json_records(tmp_path / s / "tiny" / "runs.jsonl")[0] for s in ("memory", "stream"))
     assert stream["config"]["data"]["storage"] == "stream"
     assert stream["test"] == memory["test"]

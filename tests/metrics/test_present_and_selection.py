@@ -9,7 +9,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from bcbench.metrics import present_class_metrics, selection_score
+from bcbench.metrics import selection_score
+from bcbench.metrics.classification import present_class_metrics
 
 
 def test_external_metrics_cover_the_classes_present_only():

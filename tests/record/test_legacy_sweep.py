@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bcbench.record.store import read_sweep
-from bcbench.report import load_sweep, rebuild, summary_frame
+from bcbench.analysis import load_sweep, summary_frame
+from bcbench.record import read_sweep
+from bcbench.report import rebuild
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_runs.jsonl"
 
@@ -26,7 +27,7 @@ def legacy_sweep(tmp_path: Path) -> Path:
 
 def test_legacy_records_load(legacy_sweep):
     loaded = read_sweep(legacy_sweep)
-    assert loaded.bad_lines == [] and len(loaded.records) == 6
+    assert loaded.bad == {} and len(loaded.records) == 6
     assert {record.model for record in loaded.ok()} == {"simple_cnn", "study_mobilenet"}
 
 

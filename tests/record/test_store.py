@@ -4,20 +4,20 @@ import json
 import math
 
 from bcbench.atomic import write_atomic
-from bcbench.record import append_record, load_records, records_frame
+from bcbench.record import append_record, read_sweep, records_frame, shard_path
 from bcbench.record.select import flatten_record
 
 
-def test_append_and_load(tmp_path):
-    path = tmp_path / "sweep" / "runs.jsonl"
+def test_append_and_read(tmp_path):
+    path = shard_path(tmp_path, "worker-1")
     append_record(path, {"run_id": "a", "status": "failed", "test": None})
     append_record(path, {"run_id": "a", "status": "ok", "test": {"accuracy": 0.5}})
     append_record(path, {"run_id": "b", "status": "ok", "test": {"accuracy": math.nan}})
-    loaded = load_records(path)
+    loaded = read_sweep(tmp_path)
     assert [r.run_id for r in loaded.records] == ["a", "a", "b"]
     assert [(r.run_id, r.status) for r in loaded.newest()] == [("a", "ok"), ("b", "ok")]
     assert loaded.records[2].test.accuracy is None  # NaN stored as null, file stays valid JSON
-    assert len(loaded.ok()) == 2
+    assert len(loaded.ok()) == 2 and loaded.sources == [path]
 
 
 def test_torn_last_line_is_reported_and_the_next_append_survives(tmp_path):
@@ -25,17 +25,25 @@ def test_torn_last_line_is_reported_and_the_next_append_survives(tmp_path):
     append_record(path, {"run_id": "a", "status": "ok"})
     with open(path, "a") as handle:
         handle.write('{"run_id": "b", "stat')  # a writer killed mid-line
-    loaded = load_records(path)
+    loaded = read_sweep(tmp_path)
     assert [r.run_id for r in loaded.records] == ["a"]
-    assert loaded.bad_lines == [2]
+    assert loaded.bad == {str(path): [2]}
     append_record(path, {"run_id": "c", "status": "ok"})
-    again = load_records(path)
+    again = read_sweep(tmp_path)
     assert [r.run_id for r in again.records] == ["a", "c"]
-    assert again.bad_lines == [2]
+    assert again.bad == {str(path): [2]}
 
 
-def test_missing_file_is_empty(tmp_path):
-    assert load_records(tmp_path / "none.jsonl").records == []
+def test_a_folder_without_records_is_empty(tmp_path):
+    loaded = read_sweep(tmp_path)
+    assert loaded.records == [] and loaded.sources == [] and loaded.bad == {}
+
+
+def test_a_record_from_before_0_3_reads_its_cost_block_from_efficiency():
+    from bcbench.record import RunRecord
+
+    record = RunRecord.from_json({"run_id": "old", "status": "ok", "efficiency": {"params": 12}})
+    assert record.cost.params == 12 and "efficiency" not in record.to_json()
 
 
 def test_flatten_and_frame():

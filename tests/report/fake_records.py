@@ -1,17 +1,12 @@
 """Run records shaped like the sweep writes them, with test metrics from chosen confusion matrices."""
 
-import importlib.util
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
 from bcbench.record import append_record
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 CLASSES = ("benign", "malignant", "normal")
 
@@ -73,7 +68,7 @@ def make_record(
         "best_epoch": None,
         "epochs_run": 0,
         "test": None,
-        "efficiency": None,
+        "cost": None,
         "env": {"python": "3.12", "torch": "2.5", "device": "cpu", "num_processes": 1, "git_sha": "abc"},
         "wall_seconds": 1.0,
     }
@@ -101,7 +96,7 @@ def make_record(
     record["history"] = history or []
     record["epochs_run"] = len(record["history"])
     record["best_epoch"] = max(1, len(record["history"]) - 1)
-    record["efficiency"] = efficiency
+    record["cost"] = efficiency
     return record
 
 
@@ -190,8 +185,8 @@ def _write(directory, records):
     return directory
 
 
-def _load_compare_script():
-    spec = importlib.util.spec_from_file_location("bench_compare", REPO / "bench" / "compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def compare(argv):
+    """``bcbench compare`` (what bench/compare.py runs), in this process."""
+    from bcbench.cli import main
+
+    return main(["compare", *map(str, argv)])

@@ -1,20 +1,15 @@
 """Rebuilding and comparing sweeps from stored records (bench/compare.py)."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from bcbench.report import (
-    compare_sweeps,
-)
+from bcbench.analysis import compare_sweeps
+from tests.helpers import run_script
 from tests.report.fake_records import (
     CONFUSIONS,
-    REPO,
-    _load_compare_script,
     _write,
+    compare,
     make_record,
     sweep_records,
 )
@@ -23,37 +18,31 @@ from tests.report.fake_records import (
 def test_compare_two_sweeps_writes_comparison_csv(tmp_path, capsys):
     first = _write(tmp_path / "a", sweep_records())
     second = _write(tmp_path / "b", [r for r in sweep_records() if r["model"] != "mid"])
-    assert _load_compare_script().main([str(first), str(second)]) == 0
+    assert compare([first, second]) == 0
     frame = pd.read_csv(first / "comparison.csv")
     assert list(frame["model"]) == ["tiny", "tiny", "mid", "mid", "resnet", "resnet"]
     assert list(frame["n"]) == [3, 3, 3, 0, 3, 3]
     accuracy = np.mean([np.trace(np.asarray(m)) / np.sum(m) for m in CONFUSIONS["tiny"]])
     assert frame.loc[0, "accuracy_mean"] == pytest.approx(accuracy)
     assert "macro F1" in capsys.readouterr().out
-    table, same = compare_sweeps([first, second])
+    same = compare_sweeps([first, second])
     assert same.shape == frame.shape
 
 
 @pytest.mark.slow
 def test_compare_on_a_missing_folder_exits_2_with_one_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "compare.py"), str(tmp_path / "missing")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    result = run_script("compare.py", tmp_path / "missing", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("error:") and "missing" in result.stderr
 
 
 def test_compare_errors_on_folder_without_runs_or_without_ok_runs(tmp_path, capsys):
-    script = _load_compare_script()
-    assert script.main([str(tmp_path / "missing")]) == 2
+    assert compare([tmp_path / "missing"]) == 2
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'missing'}: no such folder"
     (tmp_path / "empty").mkdir()
-    assert script.main([str(tmp_path / "empty")]) == 2
+    assert compare([tmp_path / "empty"]) == 2
     assert "runs.jsonl" in capsys.readouterr().err
     _write(tmp_path / "failed", [make_record("tiny", 0, None, status="failed", error="boom")])
-    assert script.main([str(tmp_path / "failed")]) == 2
+    assert compare([tmp_path / "failed"]) == 2
     assert "no successful runs" in capsys.readouterr().err

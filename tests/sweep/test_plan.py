@@ -1,4 +1,4 @@
-"""The plan: the grid, stable run ids, axes, shards."""
+"""The plan: the grid, stable run ids, axes, one resolved config per run."""
 
 import json
 from collections import Counter
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bcbench.config import load_config
+from bcbench.config import load_config, to_dict
 from bcbench.errors import ConfigError
-from bcbench.sweep import make_run_id, plan_runs, shard
-from bcbench.train import run_spec
+from bcbench.sweep import make_run_id, plan_runs
+from bcbench.train import RunSpec, resolve_run_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -46,33 +46,26 @@ def test_axes_multiply_the_grid_and_are_validated():
     config = _config("axes={train.lr: [0.1, 0.01], data.split_seed: [0, 1]}")
     planned = plan_runs(config)
     assert len(planned) == 2 * 3 * 4
-    assert Counter(p.spec.train.lr for p in planned) == {0.1: 12, 0.01: 12}
+    assert Counter(p.config.train.lr for p in planned) == {0.1: 12, 0.01: 12}
     assert Counter(p.config.data.split_seed for p in planned) == {0: 12, 1: 12}
     with pytest.raises(ConfigError, match="train.bogus"):
         plan_runs(_config("axes={train.bogus: [1]}"))
 
 
-@pytest.mark.parametrize("world", [1, 2, 3, 4, 7])
-def test_shards_cover_every_run_exactly_once(world):
-    planned = plan_runs(_config("seeds=[0,1,2,3,4]"))
-    cost = {"resnet18": 10.0, "simple_cnn": 1.0}
-    shards = [shard(planned, rank, world, cost) for rank in range(world)]
-    owned = Counter(p.run_id for part in shards for p in part)
-    assert set(owned) == {p.run_id for p in planned}
-    assert set(owned.values()) == {1}
-    assert shards == [shard(planned, rank, world, cost) for rank in range(world)]  # deterministic
-
-
-def test_shards_balance_expected_cost():
-    planned = plan_runs(_config("seeds=[0,1,2,3]"))  # 4 expensive + 4 cheap runs
-    parts = [shard(planned, rank, 2, {"resnet18": 10.0, "simple_cnn": 1.0}) for rank in range(2)]
-    assert [sum(p.spec.model == "resnet18" for p in part) for part in parts] == [2, 2]
+def test_each_planned_run_carries_its_whole_recipe():
+    config = _config("model_options.resnet18.lr=5e-5", "model_options.resnet18.batch_size=4")
+    for item in plan_runs(config):
+        recipe = item.config
+        assert recipe.models == (item.spec.model,) and recipe.seeds == (item.spec.seed,)
+        assert recipe.train.mixed_precision == "no"  # the launcher's precision, resolved
+        expected = (5e-5, 4) if item.spec.model == "resnet18" else (config.train.lr, config.train.batch_size)
+        assert (recipe.train.lr, recipe.train.batch_size) == expected
+        assert to_dict(recipe)["train"]["lr"] == expected[0]  # what the record stores, unpatched
 
 
 def test_make_run_id_names_model_and_seed():
-    config = _config()
-    spec = run_spec(config, "simple_cnn", 2)
-    assert make_run_id(spec, config).startswith("simple_cnn-s2-")
+    config = resolve_run_config(_config(), "simple_cnn", 2)
+    assert make_run_id(RunSpec("simple_cnn", 2), config).startswith("simple_cnn-s2-")
 
 
 def test_kfold_makes_repeat_and_fold_run_axes_with_their_own_ids():

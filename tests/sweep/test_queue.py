@@ -284,7 +284,7 @@ def test_shards_and_a_legacy_runs_jsonl_merge_with_torn_last_lines_and_consolida
 def fake_sweep(
     directory: Path, worker: str, ran: list[str], seconds: float = 0.0, **queue
 ) -> SimpleNamespace:
-    """What QueueWorker needs of a Sweep, with run_one returning an ok record at once."""
+    """What QueueWorker needs of a RunExecutor, with run_one returning an ok record at once."""
     config = SimpleNamespace(
         queue=QueueConfig(**{"lease_seconds": 1.0, "heartbeat_seconds": 0.2, "poll_seconds": 0.02, **queue})
     )
@@ -321,7 +321,7 @@ def test_two_workers_in_threads_record_each_run_once_and_one_of_them_completes_t
     ran_a, ran_b = [], []
     workers = [queue_worker(tmp_path, "a", ran_a), queue_worker(tmp_path, "b", ran_b)]
     for worker in workers:
-        worker.sweep.run_one = _slowed(worker.sweep.run_one, 0.05)
+        worker.executor.run_one = _slowed(worker.executor.run_one, 0.05)
     outcomes = []
     threads = [threading.Thread(target=lambda w=w: outcomes.append(w.run())) for w in workers]
     for thread in threads:

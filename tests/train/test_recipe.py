@@ -3,7 +3,7 @@
 import pytest
 
 from bcbench.config import load_config
-from bcbench.train import run_spec
+from bcbench.train import resolve_run_config
 from bcbench.train.recipe import EarlyStopping
 
 
@@ -13,9 +13,18 @@ def _config(*overrides):
 
 def test_per_model_options_are_merged():
     config = _config("model_options.resnet18.lr=5e-5", "model_options.resnet18.batch_size=4")
-    assert run_spec(config, "resnet18", 0).train.lr == 5e-5
-    assert run_spec(config, "resnet18", 0).train.batch_size == 4
-    assert run_spec(config, "simple_cnn", 0).train.lr == config.train.lr
+    assert resolve_run_config(config, "resnet18", 0).train.lr == 5e-5
+    assert resolve_run_config(config, "resnet18", 0).train.batch_size == 4
+    assert resolve_run_config(config, "simple_cnn", 0).train.lr == config.train.lr
+    assert resolve_run_config(config, "simple_cnn", 0).model_options == {}
+
+
+def test_the_launcher_precision_is_filled_in(monkeypatch):
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    assert resolve_run_config(_config(), "resnet18", 0).train.mixed_precision == "bf16"
+    assert (
+        resolve_run_config(_config("train.mixed_precision=no"), "resnet18", 0).train.mixed_precision == "no"
+    )
 
 
 def test_early_stopping_respects_patience_and_min_epochs():

@@ -1,4 +1,5 @@
-"""Records -> pandas frames: per-run metric values, the tidy summary over seeds, pairwise comparisons."""
+"""Records -> pandas frames: per-run metric values, the tidy summary over seeds (or folds), and the pairwise
+comparisons of models (paired over seeds, or over folds with the Nadeau-Bengio correction)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ from bcbench.record import (
     class_names,
     group_label,
     group_records,
+    is_cross_validation,
     metric_named,
     metric_value,
     ok_records,
+    recall_metric,
 )
-from bcbench.record.schema import recall_metric
-from bcbench.stats import DESCRIBE_KEYS, holm_correction, pairwise_comparisons, summarise_runs
-from bcbench.stats.intervals import corrected_resampled_ttest
+from bcbench.stats import (
+    DESCRIBE_KEYS,
+    corrected_resampled_ttest,
+    holm_correction,
+    pairwise_comparisons,
+    summarise_runs,
+)
 
 CONFIDENCE = 0.95
 Records = Iterable[RunRecord | dict[str, Any]]
@@ -59,10 +66,6 @@ def runs_metrics_frame(records: Records, metrics: Sequence[str] | None = None) -
     return pd.DataFrame(rows, columns=[*RUN_COLUMNS, *metrics])
 
 
-def is_cross_validated(records: Sequence[RunRecord]) -> bool:
-    return any(record.fold is not None for record in records)
-
-
 def test_train_ratio(records: Sequence[RunRecord]) -> float:
     """n_test / n_train of the folds (Nadeau-Bengio's correction), from the records' split sizes."""
     ratios = [r.data.n_test / r.data.n_train for r in records if r.data and r.data.n_test and r.data.n_train]
@@ -77,7 +80,7 @@ def fold_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def interval_method(records: Sequence[RunRecord]) -> str:
     """How the summary's intervals were made: over seeds, or over folds with the correction."""
-    if is_cross_validated(records):
+    if is_cross_validation(records):
         return (
             f"Nadeau-Bengio corrected t over folds x repeats (seeds averaged per fold; n_test/n_train = "
             f"{test_train_ratio(records):.3f}), logit scale for scores"
@@ -96,7 +99,7 @@ def summary_frame(records: Records, confidence: float = CONFIDENCE) -> pd.DataFr
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "interval"])
     bounded = [name for name in metrics if metric_named(name).bounded]
     correction = 0.0
-    if is_cross_validated(ok):
+    if is_cross_validation(ok):
         frame, correction = fold_frame(frame), test_train_ratio(ok)
     summary = summarise_runs(frame, metrics, "model", confidence, bounded=bounded, correction=correction)
     summary["interval"] = interval_method(ok)
@@ -123,7 +126,7 @@ def pairwise_frame(
     ok = ok_records(records)
     rows = []
     for metric in metrics:
-        if is_cross_validated(ok):
+        if is_cross_validation(ok):
             rows += fold_comparisons(ok, metric, confidence)
         else:
             paired = pairwise_comparisons(seed_scores(ok, metric), metric, confidence=confidence)

@@ -1,0 +1,57 @@
+"""Checking that every test metric of a run can be recomputed from its stored predictions: the record's
+``test`` block is rebuilt by the same builder the run used (``bcbench.metrics.evaluate``) and compared."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bcbench.metrics import evaluate
+from bcbench.record import RunRecord, probabilities, read_predictions
+
+RELATIVE_TOLERANCE = 1e-9  # records written by an earlier bcbench may differ in the last bits
+
+
+def recompute_test_block(directory: Path, record: RunRecord) -> dict[str, Any] | None:
+    """The run's test block rebuilt from its stored validation and test rows (None without stored
+    predictions)."""
+    frame = read_predictions(directory, record)
+    if frame is None:
+        return None
+    test = probabilities(frame[frame["set"] == "test"], record.classes)
+    val = probabilities(frame[frame["set"] == "val"], record.classes)
+    return evaluate(*test, *val, record.classes).to_json()
+
+
+def differing_keys(recomputed: dict[str, Any], record: RunRecord) -> list[str]:
+    """The test keys whose recomputed value differs from the recorded one beyond ``RELATIVE_TOLERANCE``
+    (empty: all agree)."""
+    recorded = record.test.to_json() if record.test is not None else {}
+    return [key for key, value in recomputed.items() if not _agree(recorded.get(key), value)]
+
+
+def _agree(recorded: Any, recomputed: Any) -> bool:
+    if isinstance(recorded, dict) and isinstance(recomputed, dict):
+        keys = set(recorded) | set(recomputed)
+        return all(_agree(recorded.get(key), recomputed.get(key)) for key in keys)
+    if isinstance(recorded, list) and isinstance(recomputed, list):
+        return len(recorded) == len(recomputed) and all(map(_agree, recorded, recomputed))
+    numbers = (int, float)
+    if isinstance(recorded, numbers) and isinstance(recomputed, numbers) and not isinstance(recorded, bool):
+        return math.isclose(recorded, recomputed, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
+    return recorded == recomputed
+
+
+def check_stored_predictions(records: Sequence[RunRecord], directory: Path | None) -> dict[str, list[str]]:
+    """{run_id: the test keys whose recomputed value differs} for runs with stored predictions; an empty
+    list means every test metric was recomputed."""
+    if directory is None:
+        return {}
+    checked = {}
+    for record in records:
+        recomputed = recompute_test_block(directory, record)
+        if recomputed is not None:
+            checked[record.run_id] = differing_keys(recomputed, record)
+    return checked
