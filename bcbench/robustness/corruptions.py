@@ -34,7 +34,6 @@ from bcbench.robustness.pixels import (
     gaussian_kernel,
     rounded_uint8,
     separable_blur,
-    shifted,
     truncated_uint8,
 )
 from bcbench.robustness.seeding import Key, normal_planes, uniforms
@@ -70,15 +69,17 @@ def brightness(images: torch.Tensor, keys: Sequence[Key], factor: float) -> torc
 def contrast(images: torch.Tensor, keys: Sequence[Key], factor: float) -> torch.Tensor:
     """Pillow's ``ImageEnhance.Contrast``: a blend with the image's mean grey level m (the mean of its
     ITU-R 601 luma, rounded), trunc(m + factor * (x - m)) in float32."""
-    pixels = images.to(torch.int64)
+    pixels = images.to(torch.int32)  # the luma sum below fits in 32 bits per pixel
     if images.shape[1] == 3:  # Pillow's RGB -> L in fixed point
         luma = (pixels[:, 0] * 19595 + pixels[:, 1] * 38470 + pixels[:, 2] * 7471 + 0x8000) >> 16
     else:
         luma = pixels[:, 0]
     count = luma[0].numel()
-    mean = torch.floor(luma.sum(dim=(1, 2)).to(torch.float64) / count + 0.5).to(torch.float32)
+    mean = torch.floor(luma.sum(dim=(1, 2), dtype=torch.int64).to(torch.float64) / count + 0.5).to(
+        torch.float32
+    )
     mean = mean.view(-1, 1, 1, 1)
-    spread = (pixels.to(torch.float32) - mean) * float32_scalar(factor, images.device)
+    spread = (as_float(images) - mean) * float32_scalar(factor, images.device)
     return truncated_uint8(mean + spread)
 
 
@@ -106,15 +107,25 @@ def motion_blur_at(pixels: torch.Tensor, radius: int, sigma: float, angles: torc
     taps = 2 * radius + 1
     weights = torch.exp(-(torch.arange(taps, dtype=torch.float64) ** 2) / (2.0 * sigma * sigma))
     weights = (weights / weights.sum()).to(torch.float32).to(pixels.device)
-    radians = torch.deg2rad(angles)
+    radians = torch.deg2rad(angles).view(-1, 1)
     steps = torch.arange(taps, dtype=torch.float64).view(1, -1)
     # ImageMagick rounds the offsets with ceil(v - 0.5)
-    dx = torch.ceil(steps * torch.cos(radians).view(-1, 1) - 0.5).to(torch.int64).to(pixels.device)
-    dy = torch.ceil(steps * torch.sin(radians).view(-1, 1) - 0.5).to(torch.int64).to(pixels.device)
-    total = shifted(pixels, dy[:, 0], dx[:, 0]) * weights[0]
-    for tap in range(1, taps):
-        total = total + shifted(pixels, dy[:, tap], dx[:, tap]) * weights[tap]
-    return total
+    dx = torch.ceil(steps * torch.cos(radians) - 0.5).to(torch.int64).tolist()
+    dy = torch.ceil(steps * torch.sin(radians) - 0.5).to(torch.int64).tolist()
+    reach = taps - 1
+    height, width = pixels.shape[-2:]
+    padded = torch.nn.functional.pad(pixels, (reach, reach, reach, reach), mode="replicate")
+    out = torch.empty_like(pixels)
+    for image in range(len(pixels)):  # one image at a time: each has its own offsets, and stays in cache
+        total, term = out[image], torch.empty_like(out[image])
+        for tap in range(taps):
+            top, left = reach + dy[image][tap], reach + dx[image][tap]
+            window = padded[image, :, top : top + height, left : left + width]
+            if tap == 0:
+                torch.mul(window, weights[0], out=total)
+            else:  # in place: no allocation per tap
+                total.add_(torch.mul(window, weights[tap], out=term))
+    return out
 
 
 def jpeg_compression(images: torch.Tensor, keys: Sequence[Key], quality: int) -> torch.Tensor:
