@@ -6,7 +6,8 @@ before any prediction.
 
 With a data root, the ``test`` rows of the manifest are decoded as bcbench decodes them (``shorter_crop``
 to ``--image-size``); without one, ``--count`` synthetic images. Prints one JSON object: seconds per
-corruption (all severities) and in total, after one untimed warm-up pass over the first image.
+corruption (all severities) and in total, and CPU seconds in total, after one untimed warm-up pass
+over the first image.
 """
 
 from __future__ import annotations
@@ -47,18 +48,21 @@ def test_images(args: argparse.Namespace) -> torch.Tensor:
     return torch.stack([preprocess(load_rgb(root / path), "shorter_crop", args.image_size) for path in paths])
 
 
-def time_corruptions(images: torch.Tensor, names: Sequence[str]) -> dict[str, float]:
+def time_corruptions(images: torch.Tensor, names: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Wall seconds per corruption (all severities), and the process's CPU seconds for all of them
+    (less sensitive than wall time to other jobs on a shared machine)."""
     keys = list(range(len(images)))
     for _ in corrupted_sets(images[:1], keys[:1], names, SEVERITIES):  # warm-up: caches and kernels
         pass
     seconds = dict.fromkeys(names, 0.0)
     synchronize(images.device)
+    cpu_start = time.process_time()
     for name in names:
         start = time.perf_counter()
         for _ in corrupted_sets(images, keys, name, SEVERITIES):
             synchronize(images.device)
         seconds[name] = time.perf_counter() - start
-    return seconds
+    return seconds, time.process_time() - cpu_start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,13 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = resolve_device(args.device)
     images = test_images(args).to(device)
     names = resolve_corruptions(args.corruptions)
-    seconds = time_corruptions(images, names)
+    seconds, cpu_seconds = time_corruptions(images, names)
     result = {
         "device": device_name(device),
         "torch_threads": torch.get_num_threads(),
         "images": list(images.shape),
         "severities": list(SEVERITIES),
         "seconds_total": round(sum(seconds.values()), 3),
+        "cpu_seconds_total": round(cpu_seconds, 3),
         "seconds_per_corruption": {name: round(value, 3) for name, value in seconds.items()},
     }
     print(json.dumps(result, indent=1))

@@ -16,7 +16,8 @@ group times the group's count. The risk-coverage curve is the selective risk at 
 
 the mean selective risk over all coverages k/N (Geifman, Uziel & El-Yaniv, "Bias-reduced uncertainty
 estimation for deep neural classifiers", ICLR 2019; Ding et al., "Revisiting the evaluation of
-uncertainty estimation ...", WACV 2020). Lower is better; ``optimal_aurc`` is the AURC of a ranking that
+uncertainty estimation and its application to explore model complexity-uncertainty
+trade-off", CVPR Workshops 2020). Lower is better; ``optimal_aurc`` is the AURC of a ranking that
 puts every correct case first (the least any ranking can reach at this accuracy), and E-AURC = AURC
 minus it. At a target coverage c the kept count is ceil(c N), the fewest cases that cover at least c.
 """

@@ -6,9 +6,10 @@ is deterministic per (image key, corruption, severity), whatever the batch or th
 
 Presets (``resolve_corruptions``): ``ultrasound`` = all eleven below; ``medmnist-c-breast`` = MedMNIST-C's
 BreastMNIST set (pixelate, jpeg_compression, speckle_noise, motion_blur, brightness_up,
-brightness_down, contrast_down) with its severities (Di Salvo et al., "MedMNIST-C: Comprehensive
-benchmark and improved classifier robustness by simulating realistic image corruptions", 2024;
-github.com/francescodisalvo05/medmnistc-api, Apache-2.0; reimplemented, not copied).
+brightness_down, contrast_down) with its severities (Di Salvo, Doerrich & Ledig, "MedMNIST-C:
+Comprehensive benchmark and improved classifier robustness by simulating realistic image corruptions",
+2024, arXiv:2406.17536; github.com/francescodisalvo05/medmnistc-api, Apache-2.0; reimplemented, not
+copied).
 
 ==================  ==============================  =====================================  =================
 name                parameter                       severities 1..5                        source
