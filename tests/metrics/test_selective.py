@@ -1,0 +1,104 @@
+"""Selective prediction and ensembles against values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bcbench.errors import BcbenchError
+from bcbench.metrics.selective import (
+    at_coverage,
+    aurc,
+    ensemble_probabilities,
+    kept_count,
+    optimal_aurc,
+    risk_coverage,
+    selective_block,
+)
+
+
+def two_class(confidence: list[float], correct: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities whose top class 1 has ``confidence``; the label is 1 where ``correct``."""
+    top = np.asarray(confidence)
+    probs = np.stack([1 - top, top], axis=1)
+    return probs, np.where(np.asarray(correct), 1, 0)
+
+
+def test_aurc_by_hand_without_ties():
+    probs, labels = two_class([0.9, 0.8, 0.7, 0.6], [True, False, True, False])
+    curve = risk_coverage(probs, labels)
+    # risks at k = 1..4: 0/1, 1/2, 1/3, 2/4
+    assert np.allclose(curve.coverage, [0.25, 0.5, 0.75, 1.0])
+    assert np.allclose(curve.risk, [0, 1 / 2, 1 / 3, 2 / 4])
+    assert aurc(probs, labels) == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
+    # the best order puts both correct first: 0, 0, 1/3, 2/4
+    assert optimal_aurc(probs, labels) == pytest.approx((1 / 3 + 1 / 2) / 4)
+
+
+def test_ties_count_their_expected_errors_whatever_the_row_order():
+    probs, labels = two_class([0.9, 0.8, 0.8, 0.6], [True, False, True, False])
+    # the tied pair holds one error: k = 2 keeps half of it in expectation -> 0.5 / 2
+    expected = (0 + 0.5 / 2 + 1 / 3 + 2 / 4) / 4
+    assert aurc(probs, labels) == pytest.approx(expected)
+    for order in ([0, 2, 1, 3], [3, 1, 2, 0]):
+        assert aurc(probs[order], labels[order]) == pytest.approx(expected)
+
+
+def test_accuracy_and_sensitivity_at_coverage_by_hand():
+    # three classes, positive = 2; ten cases by decreasing confidence
+    predicted = [2, 0, 2, 1, 0, 2, 0, 1, 2, 0]
+    labels = np.array([2, 0, 0, 1, 2, 2, 0, 0, 2, 2])
+    confidence = np.linspace(0.95, 0.5, 10)
+    probs = np.full((10, 3), 0.0)
+    probs[np.arange(10), predicted] = confidence
+    for row, cls in enumerate(predicted):
+        probs[row, [c for c in range(3) if c != cls]] = (1 - confidence[row]) / 2
+    at_80 = at_coverage(probs, labels, 0.8, positive=2)  # the 8 most confident
+    # kept: correct at rows 0, 1, 3, 5, 6 -> 5 / 8; positives kept rows 0, 4, 5 -> hits 0, 5 -> 2 / 3
+    assert at_80["kept"] == 8 and at_80["accuracy"] == pytest.approx(5 / 8)
+    assert at_80["sensitivity"] == pytest.approx(2 / 3)
+    at_90 = at_coverage(probs, labels, 0.9, positive=2)  # adds row 8: correct, a hit
+    assert at_90["kept"] == 9 and at_90["accuracy"] == pytest.approx(6 / 9) and at_90["sensitivity"] == 0.75
+    block = selective_block(probs, labels, positive=2)
+    assert [entry["coverage"] for entry in block["at_coverage"]] == [0.8, 0.9]
+    assert block["eaurc"] == pytest.approx(block["aurc"] - block["optimal_aurc"]) and block["eaurc"] > 0
+
+
+def test_kept_count_reads_the_coverage_as_written():
+    assert kept_count(0.9, 10) == 9 and kept_count(0.8, 117) == 94 and kept_count(1.0, 117) == 117
+    with pytest.raises(BcbenchError, match="coverage must lie in"):
+        kept_count(0.0, 10)
+
+
+def test_no_positive_class_or_none_kept_gives_no_sensitivity():
+    probs, labels = two_class([0.9, 0.8, 0.7], [True, True, False])
+    assert at_coverage(probs, labels, 1.0)["sensitivity"] is None
+    assert at_coverage(probs, labels, 0.3, positive=0)["sensitivity"] is None  # label 0 only in row 2
+
+
+def test_ensemble_is_the_mean_of_the_members():
+    first = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    second = np.array([[0.7, 0.3], [0.4, 0.6], [0.1, 0.9]])
+    third = np.array([[0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    mean = ensemble_probabilities([first, second, third], row_ids=[["a", "b", "c"]] * 3)
+    assert np.allclose(mean, [[0.6, 0.4], [0.3, 0.7], [0.4, 0.6]])
+
+
+@pytest.mark.parametrize(
+    ("members", "row_ids", "match"),
+    [
+        ([], None, "at least one"),
+        ([np.full((3, 2), 0.5), np.full((2, 2), 0.5)], None, r"member 1 has probabilities \(2, 2\)"),
+        ([np.full((2, 2), 0.5), np.full((2, 2), 0.7)], None, "not probabilities"),
+        (
+            [np.full((2, 2), 0.5)] * 2,
+            [["a", "b"], ["b", "a"]],
+            "member 1 row 0 is 'b' where member 0 has 'a'",
+        ),
+        ([np.full((2, 2), 0.5)] * 2, [["a", "b"]], "1 row-id lists for 2"),
+    ],
+)
+def test_misaligned_or_malformed_members_are_one_line_errors(members, row_ids, match):
+    with pytest.raises(BcbenchError, match=match) as caught:
+        ensemble_probabilities(members, row_ids)
+    assert "\n" not in str(caught.value)
