@@ -94,14 +94,14 @@ def _activations_and_gradients(
         model.eval()
         with torch.inference_mode(False):
             torch.set_grad_enabled(False)
-            logits = model(inputs)
+            logits = model(inputs.clone() if inputs.is_inference() else inputs)
             if tap.activations is None:
                 raise ModelError(
                     f"explain layer {layer_name!r} was not used in the forward pass; choose a layer "
                     "the model runs"
                 )
             chosen = logits.detach().argmax(dim=1) if targets is None else targets.to(logits.device)
-            index = chosen.long().view(-1, 1)
+            index = chosen.long().view(-1, 1).clone()  # a normal tensor even if made in inference mode
             score = logits.float().gather(1, index).sum()
             (gradients,) = torch.autograd.grad(score, tap.activations)
     finally:

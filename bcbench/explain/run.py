@@ -107,7 +107,9 @@ def explain_run(
     layer_name, _ = resolve_layer(model, job.settings.layer)
     seconds: dict[str, float] = {}
     scored = _scored_model(model, job, seconds, "")
-    table.loc[job.rows, "predicted"] = scored.pop("predicted")
+    predicted = scored.pop("predicted")
+    if job.given is None:  # else the run's own predictions stay
+        table.loc[job.rows, "predicted"] = predicted
     table.loc[job.rows, "target"] = scored.pop("target")
     if job.settings.randomised:
         copy_model = randomised_copy(model, job.settings.randomisation_seed)
