@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 OUTLINE_COLOUR = "#00e5ff"
 MAP_COLOURS = "inferno"
-MAP_ALPHA = 0.5
+MAP_ALPHA = 0.7  # the opacity of a map's maximum
 PANEL_INCHES = 1.6
 
 
@@ -57,7 +57,9 @@ def _panel(axis: object, picture: np.ndarray, mask: np.ndarray, heat: np.ndarray
         picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest"
     )
     if heat is not None:
-        axis.imshow(heat, cmap=MAP_COLOURS, vmin=0.0, vmax=1.0, alpha=MAP_ALPHA, interpolation="bilinear")
+        # opacity follows the map, so the image stays visible where the model found no evidence
+        opacity = MAP_ALPHA * np.clip(heat, 0.0, 1.0)
+        axis.imshow(heat, cmap=MAP_COLOURS, vmin=0.0, vmax=1.0, alpha=opacity, interpolation="nearest")
     if np.any(mask) and not np.all(mask):
         axis.contour(np.asarray(mask, dtype=float), levels=[0.5], colors=OUTLINE_COLOUR, linewidths=0.8)
     axis.set_xticks([])

@@ -3,7 +3,8 @@ a lesion, ``explain_maps`` returns raw maps (for the figure, and small copies fo
 reproducibility across runs), ``figure_indices`` picks the figure's images by a fixed rule.
 
 The table has one row per test image, in test order: ``image`` (position in the test set), ``relpath``
-and ``class`` when given, ``label``, ``predicted``, ``target`` (the class explained), ``has_lesion``,
+and ``class`` when given, ``label``, ``predicted`` (the run's predictions when given, else the model's
+argmax in this pass), ``target`` (the class explained), ``has_lesion``,
 ``lesion_fraction``, then ``<map>.<score>`` for every map source and score: the sources are each method
 (``gradcam``, ``hirescam``), each method on the randomised copy (``gradcam_randomised``, ...), and the
 references ``centre`` and ``random``; the scores are ``pointing``, ``energy``, ``iou<k>`` for each k of

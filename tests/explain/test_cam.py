@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models.resnet import BasicBlock
 
 from bcbench.errors import ModelError
 from bcbench.explain.cam import class_activation_maps
@@ -141,10 +142,20 @@ def test_the_hook_is_removed_when_the_layer_is_not_a_feature_map() -> None:
 
 def test_an_in_place_activation_after_the_layer_leaves_the_maps_intact() -> None:
     torch.manual_seed(5)
-    model = build_model("resnet18", 2, None, 32).eval()  # layer4's blocks end in ReLU(inplace=True)
-    inputs = torch.randn(2, 3, 32, 32)
-    maps, _ = cams(model, inputs, torch.tensor([0, 1]), layer="layer4.0")
-    assert maps["gradcam"].shape == (2, 32, 32) and torch.isfinite(maps["gradcam"]).all()
+    block = BasicBlock(4, 4)  # a ResNet block: "out += identity" then ReLU(inplace) modify bn2's output
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), block, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    ).eval()
+    inputs = torch.randn(2, 3, 16, 16)
+
+    maps, _ = class_activation_maps(model, inputs, torch.tensor([0, 1]), block.bn2, "1.bn2")
+
+    activations = block.bn2(block.conv2(block.relu(block.bn1(block.conv1(model[0](inputs)))))).detach()
+    activations.requires_grad_(True)
+    logits = model[2:](torch.relu(activations + model[0](inputs)))
+    (gradients,) = torch.autograd.grad(logits[[0, 1], [0, 1]].sum(), activations)
+    raw = torch.relu((gradients.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1))
+    torch.testing.assert_close(maps["gradcam"], raw / raw.flatten(1).amax(dim=1)[:, None, None])
 
 
 @pytest.mark.parametrize(
