@@ -35,7 +35,8 @@ METHODS = ("gradcam", "hirescam")
 
 
 class FeatureTap:
-    """A forward hook that keeps the layer's output as a leaf tensor and turns autograd on after it."""
+    """A forward hook that keeps the layer's output as a leaf tensor and turns autograd on after it (a
+    layer that runs more than once in a forward pass is explained at its last call)."""
 
     def __init__(self, layer: nn.Module, name: str) -> None:
         self.name = name
