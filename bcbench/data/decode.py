@@ -102,19 +102,28 @@ def preprocess(
     image_size: int,
     resize_shorter: int = 256,
 ) -> torch.Tensor:
-    """RGB PIL image -> uint8 tensor [3, image_size, image_size].
+    """RGB PIL image -> uint8 tensor [3, image_size, image_size], shaped by ``resize_geometry``."""
+    resized = resize_geometry(image, mode, image_size, resize_shorter)
+    return torch.from_numpy(np.array(resized.convert("RGB"))).permute(2, 0, 1).contiguous()
+
+
+def resize_geometry(
+    image: Image.Image,
+    mode: Literal["square", "shorter_crop"],
+    image_size: int,
+    resize_shorter: int = 256,
+) -> Image.Image:
+    """The geometric part of ``preprocess``, for any PIL mode (lesion masks get it too, as float images).
 
     ``square``: bilinear (antialiased) resize to image_size x image_size, aspect not kept.
     ``shorter_crop``: torchvision's ``Resize(resize_shorter)`` then ``CenterCrop(image_size)``, pixel for
     pixel.
     """
     if mode == "square":
-        resized = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    elif mode == "shorter_crop":
-        resized = center_crop(resize_shorter_side(image, resize_shorter), image_size)
-    else:
-        raise DataError(f"unknown preprocess mode {mode!r}; use 'square' or 'shorter_crop'")
-    return torch.from_numpy(np.array(resized.convert("RGB"))).permute(2, 0, 1).contiguous()
+        return image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    if mode == "shorter_crop":
+        return center_crop(resize_shorter_side(image, resize_shorter), image_size)
+    raise DataError(f"unknown preprocess mode {mode!r}; use 'square' or 'shorter_crop'")
 
 
 def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:

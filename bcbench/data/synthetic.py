@@ -2,10 +2,12 @@
 
 BUSI's classes and counts (benign 437 / malignant 210 / normal 133) in ImageFolder layout with BUSI's file
 names (``benign (1).png``): mostly 8-bit grayscale, about 3% RGB with coloured caliper marks, widths 1.0-1.4x
-the height, and a few ``_mask`` files that loaders must skip. As in the real data, lesion shape tells the
-classes apart: no lesion (normal), a smooth dark oval (benign), an irregular dark lesion that usually casts a
-posterior acoustic shadow (malignant), all under multiplicative speckle over a depth-attenuated tissue
-texture, with hypoechoic fat lobules in every class as look-alikes.
+the height, and beside every image its lesion mask ``<stem>_mask.png`` (the region the lesion was drawn
+in; all empty for normal images; ``malignant (1)`` also has a second, identical ``_mask_1.png`` as BUSI's
+multi-lesion images do), which class-folder loaders must skip as images. As in the real data, lesion shape
+tells the classes apart: no lesion (normal), a smooth dark oval (benign), an irregular dark lesion that
+usually casts a posterior acoustic shadow (malignant), all under multiplicative speckle over a
+depth-attenuated tissue texture, with hypoechoic fat lobules in every class as look-alikes.
 
 The set is written once per (version, size) into a temporary folder that is renamed into place together
 with a marker file, so an interrupted generation is never mistaken for a complete one.
@@ -26,10 +28,11 @@ from PIL import Image, ImageDraw
 
 from bcbench.errors import DataError
 
-VERSION = 1  # bump whenever the generated pixels change, so caches keyed on the folder name stay valid
+# bump whenever the generated files change, so caches keyed on the folder name stay valid (v2: a mask
+# beside every image, not only the first five of each class; the images are byte-identical to v1's)
+VERSION = 2
 SEED = 20200213
 CLASS_COUNTS = {"benign": 437, "malignant": 210, "normal": 133}
-MASKS_PER_CLASS = 5
 RGB_FRACTION = 0.03
 MARKER = ".bcbench-synthetic.json"
 STALE_TEMP_SECONDS = 3600.0
@@ -46,7 +49,7 @@ class Rendered:
 
 
 def default_synthetic_dir(image_size: int = 96) -> Path:
-    """``$BCBENCH_CACHE/synthetic-v1-<size>``, else ``~/.cache/bcbench/synthetic-v1-<size>``."""
+    """``$BCBENCH_CACHE/synthetic-v<VERSION>-<size>``, else the same under ``~/.cache/bcbench``."""
     cache = os.environ.get("BCBENCH_CACHE")
     base = Path(cache).expanduser() if cache else Path.home() / ".cache" / "bcbench"
     return base / f"synthetic-v{VERSION}-{image_size}"
@@ -84,10 +87,7 @@ def write_synthetic_dataset(root: Path, image_size: int) -> None:
             rng = np.random.default_rng([SEED, class_index, number])
             rendered = render_image(name, rng, image_size)
             _save_image(folder / f"{name} ({number}).png", rendered, rng, number in rgb_numbers)
-            if number <= MASKS_PER_CLASS:
-                Image.fromarray(rendered.mask.astype(np.uint8) * 255).save(
-                    folder / f"{name} ({number})_mask.png"
-                )
+            Image.fromarray(rendered.mask).save(folder / f"{name} ({number})_mask.png")  # 1-bit, as BUSI's
     # BUSI also has second masks for images with two lesions; loaders must skip those as well
     shutil.copyfile(
         root / "malignant" / "malignant (1)_mask.png", root / "malignant" / "malignant (1)_mask_1.png"

@@ -37,9 +37,18 @@ def test_synthetic_masks_exist_and_discovery_skips_them(synthetic_root: Path) ->
     masks = sorted(p.relative_to(synthetic_root).as_posix() for p in synthetic_root.rglob("*_mask*.png"))
     _, records = discover_images(synthetic_root)
 
-    assert len(masks) == 16  # five per class plus one second mask
+    assert len(masks) == 781  # one beside every image plus one second mask
     assert "malignant/malignant (1)_mask_1.png" in masks
+    assert {r.relpath.removesuffix(".png") + "_mask.png" for r in records} <= set(masks)
     assert not {r.relpath for r in records} & set(masks)
+
+
+def test_synthetic_masks_match_their_images_and_only_normal_ones_are_empty(synthetic_root: Path) -> None:
+    for name in ("benign (7)", "malignant (3)", "normal (2)"):
+        folder = synthetic_root / name.split(" ")[0]
+        with Image.open(folder / f"{name}.png") as image, Image.open(folder / f"{name}_mask.png") as mask:
+            assert mask.size == image.size and mask.mode == "1"
+            assert mask.getbbox() is None if name.startswith("normal") else mask.getbbox() is not None
 
 
 def test_synthetic_images_mix_grayscale_and_rgb_with_busi_like_shapes(synthetic_root: Path) -> None:
@@ -99,12 +108,12 @@ def test_partial_folder_without_marker_is_refused(tmp_path: Path) -> None:
 
 
 def test_folder_of_another_size_is_refused(synthetic_root: Path) -> None:
-    with pytest.raises(DataError, match="at size 48, not v1 at size 96"):
+    with pytest.raises(DataError, match="at size 48, not v2 at size 96"):
         ensure_synthetic_dataset(synthetic_root, 96)
 
 
 def test_default_directory_follows_bcbench_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BCBENCH_CACHE", str(tmp_path))
-    assert default_synthetic_dir(64) == tmp_path / "synthetic-v1-64"
+    assert default_synthetic_dir(64) == tmp_path / "synthetic-v2-64"
     monkeypatch.delenv("BCBENCH_CACHE")
-    assert default_synthetic_dir(64) == Path.home() / ".cache" / "bcbench" / "synthetic-v1-64"
+    assert default_synthetic_dir(64) == Path.home() / ".cache" / "bcbench" / "synthetic-v2-64"
