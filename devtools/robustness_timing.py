@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from bcbench.data.decode import load_rgb, preprocess
+from bcbench.data import load_rgb, preprocess
 from bcbench.device import device_name, resolve_device, synchronize
 from bcbench.robustness import SEVERITIES, corrupted_sets, resolve_corruptions
 

@@ -14,6 +14,7 @@ from bcbench.data.decode import StreamedImages, decode_images, load_rgb, preproc
 from bcbench.data.discover import discover_images
 from bcbench.data.external import ExternalSet, build_external
 from bcbench.data.folds import kfold_splits
+from bcbench.data.masks import PackedMasks, csv_mask_files, load_mask, load_masks, mask_files_beside
 from bcbench.data.normalize import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from bcbench.data.split import stratified_split
 from bcbench.data.summary import DataSummary
@@ -26,13 +27,18 @@ __all__ = [
     "DataSummary",
     "ExternalSet",
     "Normalizer",
+    "PackedMasks",
     "StreamedImages",
     "build_data",
     "build_external",
+    "csv_mask_files",
     "decode_images",
     "discover_images",
     "kfold_splits",
+    "load_mask",
+    "load_masks",
     "load_rgb",
+    "mask_files_beside",
     "preprocess",
     "resolve_root",
     "stratified_split",

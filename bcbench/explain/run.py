@@ -25,8 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bcbench.data.masks import PackedMasks
-from bcbench.data.normalize import Normalizer
+from bcbench.data import Normalizer, PackedMasks
 from bcbench.errors import ConfigError
 from bcbench.explain.cam import METHODS, class_activation_maps
 from bcbench.explain.layers import resolve_layer
