@@ -11,14 +11,14 @@ reads a sweep folder (``load``).
 from bcbench.analysis.compare import COMPARED, compare_sweeps, sweep_labels
 from bcbench.analysis.figures import ConfusionPanel, ParetoPoints, pareto_front, summed_confusion
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
-from bcbench.analysis.methods import BOUNDED, OVER_TEST_IMAGES, PER_RUN_INTERVAL, over_runs_line
+from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
 from bcbench.analysis.summary import CONFIDENCE, pairwise_frame, summary_frame
 from bcbench.analysis.sweep import ClinicalAnalysis, SweepAnalysis, analyse
 from bcbench.analysis.units import PredictionUnit
 
 __all__ = [
-    "BOUNDED",
-    "OVER_TEST_IMAGES",
+    "BRIER_DEFINITION",
+    "ECE_DEFINITION",
     "PER_RUN_INTERVAL",
     "COMPARED",
     "CONFIDENCE",
@@ -32,7 +32,6 @@ __all__ = [
     "compare_sweeps",
     "load_sweep",
     "load_sweep_with_notes",
-    "over_runs_line",
     "pairwise_frame",
     "pareto_front",
     "summary_frame",

@@ -1,7 +1,11 @@
 """The clinical view, as numbers: the positive class's operating point (a threshold chosen on validation,
 applied to test: sensitivity, specificity, PPV, NPV with Wilson intervals), sensitivity at 90% and 95%
 specificity, and calibration before and after the stored temperature scaling; all from stored
-predictions (``PredictionUnit``)."""
+predictions (``PredictionUnit``).
+
+Per model, the rates are summarised like the summary table: over seeds (holdout), or over folds with the
+Nadeau-Bengio corrected variance (cross-validation: folds, and the repeats that re-partition the same
+images, are correlated units, never independent ones)."""
 
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ def evaluation_settings(records: Sequence[RunRecord]) -> dict[str, Any]:
 
 def operating_rows(units: Sequence[PredictionUnit], positive: str) -> list[dict[str, Any]]:
     """One row per unit: counts at the validation threshold, the four rates with Wilson intervals,
-    sensitivity at 90% / 95% specificity, or a note saying why a number is undefined."""
+    sensitivity at 90% / 95% specificity (a pooled unit: the mean over its folds, each read off its own
+    ROC curve), or a note saying why a number is undefined."""
     rows = []
     for unit in units:
         column = unit.classes.index(positive)
@@ -45,20 +50,32 @@ def operating_rows(units: Sequence[PredictionUnit], positive: str) -> list[dict[
         row: dict[str, Any] = {
             "model": unit.model,
             "unit": unit.label,
-            "n": int(unit.labels.size),
-            "note": "",
+            "seed": unit.seed,
+            "repeat": unit.repeat,
         }
+        row.update(fold=unit.fold, n=int(unit.labels.size), note="")
         if is_positive.all() or not is_positive.any():
             rows.append({**row, "note": "one class only among the test images: no operating point"})
             continue
-        scores = unit.probs[:, column]
-        for key, specificity in zip(SPECIFICITY_KEYS, AT_SPECIFICITY, strict=True):
-            row[key] = sensitivity_at_specificity(scores, is_positive, specificity)
+        row.update(_sensitivity_at_specificities(unit, column))
         if unit.thresholds is None:
             rows.append({**row, "note": "no threshold: a validation set holds one class only"})
             continue
-        rows.append({**row, **_rates_with_intervals(scores, is_positive, unit.thresholds)})
+        rows.append({**row, **_rates_with_intervals(unit.probs[:, column], is_positive, unit.thresholds)})
     return rows
+
+
+def _sensitivity_at_specificities(unit: PredictionUnit, column: int) -> dict[str, float | None]:
+    """Each key of ``SPECIFICITY_KEYS`` for one unit; for a pooled unit, the mean over its parts."""
+    found = {}
+    for key, specificity in zip(SPECIFICITY_KEYS, AT_SPECIFICITY, strict=True):
+        values = [
+            sensitivity_at_specificity(part.probs[:, column], part.labels == column, specificity)
+            for part in (unit.parts or [unit])
+        ]
+        values = [value for value in values if value is not None]
+        found[key] = float(np.mean(values)) if values else None
+    return found
 
 
 def _rates_with_intervals(scores: np.ndarray, positive: np.ndarray, thresholds: np.ndarray) -> dict[str, Any]:
@@ -75,27 +92,44 @@ def _rates_with_intervals(scores: np.ndarray, positive: np.ndarray, thresholds: 
     return rates
 
 
-def operating_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per model: ``units`` and, for each rate, ``describe`` of its values over the units (t interval on
-    the logit scale)."""
+def operating_summary(run_rows: Sequence[dict[str, Any]], correction: float | None) -> list[dict[str, Any]]:
+    """Per model: ``units`` and, for each rate, ``describe`` of its per-run values: over seeds (holdout,
+    ``correction`` None), or over folds (the mean over seeds of each repeat and fold) with the
+    Nadeau-Bengio ``correction`` n_test / n_train; intervals clipped to [0, 1]."""
     summary = []
-    for model in dict.fromkeys(row["model"] for row in rows):
-        mine = [row for row in rows if row["model"] == model]
+    for model in dict.fromkeys(row["model"] for row in run_rows):
+        mine = [row for row in run_rows if row["model"] == model]
         entry: dict[str, Any] = {"model": model, "units": len(mine)}
         for name in (*RATES, *SPECIFICITY_KEYS):
-            values = [np.nan if row.get(name) is None else row[name] for row in mine]
-            entry[name] = describe(values, n_boot=1, bounded=True)
+            values = (
+                _per_fold_means(mine, name) if correction is not None else [_value(row, name) for row in mine]
+            )
+            entry[name] = describe(values, n_boot=1, bounds=(0.0, 1.0), correction=correction or 0.0)
         summary.append(entry)
     return summary
 
 
-def calibration_rows(units: Sequence[PredictionUnit]) -> list[dict[str, Any]]:
-    """One row per unit: mean stored temperature, validation NLL both ways, test NLL/Brier/ECE before and
-    after temperature scaling."""
+def _value(row: dict[str, Any], name: str) -> float:
+    return np.nan if row.get(name) is None else float(row[name])
+
+
+def _per_fold_means(rows: Sequence[dict[str, Any]], name: str) -> list[float]:
+    """The mean over seeds of ``name`` in each (repeat, fold): one value per fold (NaN where none has one)."""
+    cells: dict[tuple[object, object], list[float]] = {}
+    for row in rows:
+        cells.setdefault((row["repeat"], row["fold"]), []).append(_value(row, name))
+    return [float(np.mean([v for v in values if not np.isnan(v)] or [np.nan])) for values in cells.values()]
+
+
+def calibration_rows(units: Sequence[PredictionUnit], positive: str | None) -> list[dict[str, Any]]:
+    """One row per unit: its stored temperature, validation NLL both ways, test NLL, Brier scores
+    (multiclass; the positive class's one-vs-rest) and top-label ECE before and after temperature
+    scaling."""
     rows = []
     for unit in units:
-        before = calibration_scores(unit.probs, unit.labels)
-        after = calibration_scores(unit.calibrated, unit.labels)
+        column = unit.classes.index(positive) if positive is not None else None
+        before = calibration_scores(unit.probs, unit.labels, column)
+        after = calibration_scores(unit.calibrated, unit.labels, column)
         row = {
             "model": unit.model,
             "unit": unit.label,

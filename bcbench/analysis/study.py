@@ -35,7 +35,9 @@ def study_reference_rows(records: Records) -> list[dict[str, Any]]:
         if reference is None:
             continue
         for metric, reported in reference.items():
-            summary = describe([metric_value(r, metric) for r in runs], confidence=CONFIDENCE)
+            summary = describe(
+                [metric_value(r, metric) for r in runs], CONFIDENCE, n_boot=1, bounds=(0.0, 1.0)
+            )
             rows.append(
                 {
                     "model": label,
@@ -45,6 +47,7 @@ def study_reference_rows(records: Records) -> list[dict[str, Any]]:
                     "mean": summary["mean"],
                     "ci_low": summary["ci_t_low"],
                     "ci_high": summary["ci_t_high"],
+                    "ci_note": summary["ci_note"],
                     "min": summary["min"],
                     "max": summary["max"],
                 }

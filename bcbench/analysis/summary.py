@@ -82,26 +82,27 @@ def interval_method(records: Sequence[RunRecord]) -> str:
     """How the summary's intervals were made: over seeds, or over folds with the correction."""
     if is_cross_validation(records):
         return (
-            f"Nadeau-Bengio corrected t over folds x repeats (seeds averaged per fold; n_test/n_train = "
-            f"{test_train_ratio(records):.3f}), logit scale for scores"
+            f"Student t over folds x repeats with the Nadeau-Bengio corrected variance (seeds averaged per "
+            f"fold; n_test/n_train = {test_train_ratio(records):.3f}), clipped to the metric's range"
         )
-    return "t over seeds, logit scale for scores"
+    return "Student t over seeds, clipped to the metric's range"
 
 
 def summary_frame(records: Records, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Tidy summary: one row per (model, metric) with the columns of ``stats.describe`` and ``interval``
-    (how the t interval was made). Scores in [0, 1] get logit-scale intervals; cross-validation
-    summarises one value per fold (the mean over seeds) with the Nadeau-Bengio corrected variance."""
+    (how the t interval was made). Intervals stay in the metric's range (``Metric.bounds``);
+    cross-validation summarises one value per fold (the mean over seeds) with the Nadeau-Bengio corrected
+    variance."""
     ok = ok_records(records)
     frame = runs_metrics_frame(ok)
     metrics = [c for c in frame.columns if c not in RUN_COLUMNS]
     if frame.empty:
         return pd.DataFrame(columns=[*SUMMARY_COLUMNS, "interval"])
-    bounded = [name for name in metrics if metric_named(name).bounded]
+    bounds = {name: metric_named(name).bounds for name in metrics}
     correction = 0.0
     if is_cross_validation(ok):
         frame, correction = fold_frame(frame), test_train_ratio(ok)
-    summary = summarise_runs(frame, metrics, "model", confidence, bounded=bounded, correction=correction)
+    summary = summarise_runs(frame, metrics, "model", confidence, bounds=bounds, correction=correction)
     summary["interval"] = interval_method(ok)
     return summary
 

@@ -18,7 +18,7 @@ from bcbench.analysis.clinical import (
     operating_summary,
 )
 from bcbench.analysis.crossval import crossval_rows, pooled_out_of_fold
-from bcbench.analysis.delong import delong_rows
+from bcbench.analysis.delong import delong_over_folds, delong_rows
 from bcbench.analysis.external import external_rows
 from bcbench.analysis.figures import (
     ConfusionPanel,
@@ -29,11 +29,12 @@ from bcbench.analysis.figures import (
     roc_pr_curves,
     training_curves,
 )
+from bcbench.analysis.methods import how_intervals_were_made
 from bcbench.analysis.runs import per_run_rows
 from bcbench.analysis.stored import check_stored_predictions
 from bcbench.analysis.study import study_reference_rows
-from bcbench.analysis.summary import interval_method, pairwise_frame, summary_frame
-from bcbench.analysis.units import PredictionUnit, build_units
+from bcbench.analysis.summary import interval_method, pairwise_frame, summary_frame, test_train_ratio
+from bcbench.analysis.units import PredictionUnit, build_units, pool_units
 from bcbench.record import RunRecord, group_records, is_cross_validation, newest_per_run
 
 
@@ -48,6 +49,7 @@ class ClinicalAnalysis:
     calibration: list[dict[str, Any]] = field(default_factory=list)
     calibration_summary: list[dict[str, Any]] = field(default_factory=list)
     delong: list[dict[str, Any]] = field(default_factory=list)
+    delong_over_folds: list[dict[str, Any]] = field(default_factory=list)  # cross-validation only
     roc_pr: dict[str, dict[str, Any]] = field(default_factory=dict)
     reliability: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -65,6 +67,7 @@ class SweepAnalysis:
     pairwise: pd.DataFrame
     interval_method: str
     clinical: ClinicalAnalysis
+    methods: list[str] = field(default_factory=list)  # how each kind of interval was made
     pooled: pd.DataFrame | None = None  # cross-validation: pooled out-of-fold metrics
     crossval: list[dict[str, Any]] = field(default_factory=list)
     external: list[dict[str, Any]] = field(default_factory=list)
@@ -86,6 +89,7 @@ def analyse(
     ok = [record for record in newest if record.ok]
     cross_validation = is_cross_validation(ok)
     pooled = pooled_out_of_fold(ok, directory) if cross_validation else None
+    clinical = analyse_clinical(ok, directory)
     return SweepAnalysis(
         records=newest,
         ok=ok,
@@ -95,7 +99,8 @@ def analyse(
         summary=summary_frame(ok),
         pairwise=pairwise_frame(ok),
         interval_method=interval_method(ok),
-        clinical=analyse_clinical(ok, directory),
+        clinical=clinical,
+        methods=how_intervals_were_made(cross_validation, interval_method(ok), bool(clinical.delong)),
         pooled=pooled,
         crossval=crossval_rows(ok, pooled) if pooled is not None else [],
         external=external_rows(ok),
@@ -109,22 +114,27 @@ def analyse(
 
 
 def analyse_clinical(ok: list[RunRecord], directory: Path | None) -> ClinicalAnalysis:
-    """The clinical view from stored predictions (empty without a folder or stored predictions)."""
+    """The clinical view from stored predictions (empty without a folder or stored predictions): counts
+    at the threshold per run (cross-validation: per seed and repeat, pooled over folds), everything that
+    reads scores per run, summaries over seeds or over folds with the Nadeau-Bengio correction."""
     settings = evaluation_settings(ok)
     positive = settings["positive"]
     if directory is None:
         return ClinicalAnalysis(settings=settings)
     units = build_units(ok, directory, positive, settings["rule"], settings["target"])
-    operating = operating_rows(units, positive) if positive is not None else []
-    calibration = calibration_rows(units)
+    correction = test_train_ratio(ok) if is_cross_validation(ok) else None
+    per_run = operating_rows(units, positive) if positive is not None else []
+    calibration = calibration_rows(units, positive)
+    delong = delong_rows(units)
     return ClinicalAnalysis(
         settings=settings,
         units=units,
-        operating=operating,
-        operating_summary=operating_summary(operating),
+        operating=operating_rows(pool_units(units), positive) if positive is not None else [],
+        operating_summary=operating_summary(per_run, correction),
         calibration=calibration,
         calibration_summary=calibration_summary(calibration),
-        delong=delong_rows(units),
+        delong=delong,
+        delong_over_folds=delong_over_folds(delong, correction) if correction is not None else [],
         roc_pr=roc_pr_curves(units, positive) if positive is not None else {},
         reliability=reliability_curves(units),
     )

@@ -1,8 +1,10 @@
 """The units a clinical statistic is computed on, read from stored predictions and records only.
 
-Holdout: one unit per run (its validation and test predictions). Cross-validation: one unit per model,
-seed and repeat, pooling the test predictions of all its folds (every image once); each fold's images
-keep the threshold chosen on that fold's own validation set. Temperatures and temperature-scaled
+Every run is a unit: its test predictions, scored by one model, with the threshold chosen on its own
+validation predictions. In cross-validation ``pool_units`` also joins the folds of one model, seed and
+repeat into one unit (every image once, each fold's images keeping their fold's threshold): a pooled unit
+is used for counts at the threshold, never for statistics of scores (AUROC, ROC curves, DeLong), which
+would mix fold models whose scores are on different scales. Temperatures and temperature-scaled
 probabilities are read as stored (the record's ``test.calibration`` and the ``cal_prob_*`` columns),
 never refitted.
 """
@@ -10,7 +12,7 @@ never refitted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,52 +39,78 @@ class PredictionUnit:
     thresholds: np.ndarray | None  # per image; None without a positive class or a usable val set
     temperatures: list[float]
     val_nll: list[tuple[float, float]]  # (before, after) per run
-    runs: int = 1  # runs pooled into this unit (folds in cross-validation)
+    fold: int | None = None  # cross-validation: the test fold (None for a pooled unit and in holdout)
+    parts: list[PredictionUnit] = field(default_factory=list)  # a pooled unit's runs (folds)
+
+    @property
+    def runs(self) -> int:
+        return len(self.parts) or 1
 
 
 def build_units(
     records: Sequence[RunRecord], directory: Path | None, positive: str | None, rule: str, target: float
 ) -> list[PredictionUnit]:
-    """One unit per holdout run, or per (model, seed, repeat) of cross-validation; runs without stored
-    predictions are left out."""
-    cells: dict[tuple[str, object, object], list[tuple[RunRecord, pd.DataFrame]]] = {}
+    """One unit per run with stored predictions (runs without them are left out)."""
+    units = []
     for record in records:
         frame = read_predictions(directory, record) if directory is not None else None
-        if frame is None:
-            continue
-        key = (group_label(record), record.seed, record.repeat if record.fold is not None else record.run_id)
-        cells.setdefault(key, []).append((record, frame))
-    return [_unit(key[0], runs, positive, rule, target) for key, runs in cells.items()]
+        if frame is not None:
+            units.append(_unit(record, frame, positive, rule, target))
+    return units
+
+
+def pool_units(units: Sequence[PredictionUnit]) -> list[PredictionUnit]:
+    """Cross-validation: one unit per model, seed and repeat joining its folds; holdout units as they are."""
+    cells: dict[tuple[str, object, object], list[PredictionUnit]] = {}
+    for unit in units:
+        key = (unit.model, unit.seed, unit.repeat if unit.fold is not None else id(unit))
+        cells.setdefault(key, []).append(unit)
+    return [parts[0] if parts[0].fold is None else _pooled(parts) for parts in cells.values()]
+
+
+def _pooled(parts: list[PredictionUnit]) -> PredictionUnit:
+    first = parts[0]
+    thresholds = (
+        None if any(p.thresholds is None for p in parts) else np.concatenate([p.thresholds for p in parts])
+    )
+    return PredictionUnit(
+        model=first.model,
+        label=f"seed {first.seed}, repeat {first.repeat} (pooled over {len(parts)} folds)",
+        seed=first.seed,
+        repeat=first.repeat,
+        classes=first.classes,
+        index=np.concatenate([p.index for p in parts]),
+        probs=np.concatenate([p.probs for p in parts]),
+        calibrated=np.concatenate([p.calibrated for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        thresholds=thresholds,
+        temperatures=[t for p in parts for t in p.temperatures],
+        val_nll=[pair for p in parts for pair in p.val_nll],
+        parts=list(parts),
+    )
 
 
 def _unit(
-    model: str, runs: list[tuple[RunRecord, pd.DataFrame]], positive: str | None, rule: str, target: float
+    record: RunRecord, frame: pd.DataFrame, positive: str | None, rule: str, target: float
 ) -> PredictionUnit:
-    classes = runs[0][0].classes
-    parts = [_run_part(record, frame, classes, positive, rule, target) for record, frame in runs]
-    record = runs[0][0]
+    part = _run_part(record, frame, record.classes, positive, rule, target)
     label = f"seed {record.seed}"
     if record.fold is not None:
-        label += f", repeat {record.repeat} (pooled over {len(runs)} folds)"
-    thresholds = (
-        None
-        if any(part["thresholds"] is None for part in parts)
-        else np.concatenate([part["thresholds"] for part in parts])
-    )
+        label += f", repeat {record.repeat}, fold {record.fold}"
     return PredictionUnit(
-        model=model,
+        model=group_label(record),
         label=label,
         seed=record.seed,
         repeat=record.repeat,
-        classes=classes,
-        index=np.concatenate([part["index"] for part in parts]),
-        probs=np.concatenate([part["probs"] for part in parts]),
-        calibrated=np.concatenate([part["calibrated"] for part in parts]),
-        labels=np.concatenate([part["labels"] for part in parts]),
-        thresholds=thresholds,
-        temperatures=[part["temperature"] for part in parts],
-        val_nll=[part["val_nll"] for part in parts],
-        runs=len(runs),
+        classes=record.classes,
+        index=part["index"],
+        probs=part["probs"],
+        calibrated=part["calibrated"],
+        labels=part["labels"],
+        thresholds=part["thresholds"],
+        temperatures=[part["temperature"]],
+        val_nll=[part["val_nll"]],
+        fold=record.fold,
     )
 
 

@@ -55,7 +55,11 @@ class DataConfig:
     preprocess: Literal["square", "shorter_crop"] = "square"
     image_size: int = 64  # final side length fed to the model
     resize_shorter: int = 256  # shorter_crop: resize shorter side to this, then centre-crop
-    normalize: Literal["imagenet", "none"] = "imagenet"
+    # imagenet: ImageNet's mean/std; none: pixels / 255; given: normalize_mean / normalize_std (one value for
+    # every channel, or one per channel), on pixels / 255 as torchvision's Normalize after ToTensor
+    normalize: Literal["imagenet", "none", "given"] = "imagenet"
+    normalize_mean: tuple[float, ...] = ()
+    normalize_std: tuple[float, ...] = ()
     cache_dir: str | None = None  # on-disk cache of decoded tensors; None = memory only
     # memory: decode every image once and keep the uint8 split resident (on the GPU when there is one);
     # stream: decode each batch from its files when it is needed, for data that does not fit in memory
@@ -79,11 +83,26 @@ class DataConfig:
             raise ConfigError(
                 f"config key {join_key(where, 'class_names')!r} lists a class twice: {self.class_names}"
             )
+        self._check_normalize(where)
         if self.preprocess == "shorter_crop" and self.image_size > self.resize_shorter:
             raise ConfigError(
                 f"config key {join_key(where, 'image_size')!r} ({self.image_size}) must not exceed "
                 f"{join_key(where, 'resize_shorter')!r} ({self.resize_shorter}) with preprocess shorter_crop"
             )
+
+    def _check_normalize(self, where: str) -> None:
+        given = self.normalize == "given"
+        for key in ("normalize_mean", "normalize_std"):
+            values = getattr(self, key)
+            if given and len(values) not in (1, 3):
+                raise ConfigError(
+                    f"config key {join_key(where, key)!r} needs 1 or 3 values with normalize: given, "
+                    f"got {list(values)}"
+                )
+            if not given and values:
+                raise ConfigError(f"config key {join_key(where, key)!r} is only read with normalize: given")
+        if any(value <= 0 for value in self.normalize_std):
+            raise ConfigError(f"config key {join_key(where, 'normalize_std')!r} must be positive")
 
 
 @dataclass(frozen=True)

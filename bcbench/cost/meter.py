@@ -64,7 +64,7 @@ class CostMeter:
         settings = request.settings
         images, labels = (t.to(self.device) for t in data.tensors("test"))
         batch_size = min(max(settings.batch_sizes), len(labels))
-        normalize = Normalizer(request.data_config.normalize, self.device, request.channels_last)
+        normalize = Normalizer.for_data(request.data_config, self.device, request.channels_last)
 
         def batches() -> Any:
             for step in range(settings.warmup + settings.iterations):

@@ -33,11 +33,19 @@ def apply_temperature(probs: Any, temperature: float) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def brier_score(probs: Any, labels: Any) -> float:
-    """Multiclass Brier score: mean squared distance to the one-hot label (0 best, 2 worst)."""
+def brier_multiclass(probs: Any, labels: Any) -> float:
+    """Multiclass Brier score (Brier 1950): mean squared distance to the one-hot label, summed over
+    classes (0 best, 2 worst); on two classes it is twice the usual binary Brier score."""
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int64)
     onehot = np.eye(probs.shape[1])[labels]
     return float(((probs - onehot) ** 2).sum(axis=1).mean())
+
+
+def brier_one_vs_rest(probs: Any, labels: Any, column: int) -> float:
+    """The usual (binary) Brier score of one class against the rest: mean (p_class - [label == class])^2
+    (0 best, 1 worst)."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    return float(((probs[:, column] - (labels == column)) ** 2).mean())
 
 
 def fit_temperature(val_probs: Any, val_labels: Any) -> float:
@@ -53,10 +61,18 @@ def fit_temperature(val_probs: Any, val_labels: Any) -> float:
     return temperature if objective(float(found.x)) <= objective(0.0) else 1.0
 
 
-def calibration_scores(probs: Any, labels: Any) -> dict[str, float]:
-    """NLL, multiclass Brier score and top-label ECE of probabilities [N, C] against labels [N]."""
+def calibration_scores(probs: Any, labels: Any, positive: int | None = None) -> dict[str, float]:
+    """NLL, the multiclass Brier score, the top-label ECE of probabilities [N, C] against labels [N]; with
+    two classes also ``brier``, the usual binary Brier score of class 1; with a ``positive`` class index
+    also ``brier_positive``, that class's one-vs-rest Brier score."""
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.int64)
-    return {"nll": nll(probs, labels), "brier": brier_score(probs, labels), "ece": float(ece(probs, labels))}
+    scores = {"nll": nll(probs, labels), "ece": float(ece(probs, labels))}
+    scores["brier_multiclass"] = brier_multiclass(probs, labels)
+    if probs.shape[1] == 2:
+        scores["brier"] = brier_one_vs_rest(probs, labels, 1)
+    if positive is not None:
+        scores["brier_positive"] = brier_one_vs_rest(probs, labels, positive)
+    return scores
 
 
 def calibration_block(val_probs: Any, val_labels: Any, test_probs: Any, test_labels: Any) -> dict[str, Any]:

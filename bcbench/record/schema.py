@@ -89,7 +89,7 @@ class Metric:
     unit: str = ""
     better: Better = None
     kind: Literal["score", "cost", "info"] = "score"
-    bounded: bool = False  # lies in [0, 1]: intervals are kept inside
+    bounds: tuple[float | None, float | None] = (0.0, None)  # the values it can take: intervals stay inside
     paired: bool = False  # compared between models, seed by seed
     headline: bool = False  # a column of the Rich / markdown summary table
     scale: float = 1.0  # displayed value = value / scale
@@ -98,7 +98,7 @@ class Metric:
 
 def _score(name: str, label: str, better: Better = "high", **flags: bool) -> Metric:
     """A test-set score in [0, 1], stored at ``test.<name>``."""
-    return Metric(name, ("test", name), label, better=better, bounded=True, **flags)
+    return Metric(name, ("test", name), label, better=better, bounds=(0.0, 1.0), **flags)
 
 
 def _cost(
@@ -157,7 +157,7 @@ def recall_metric(class_name: str) -> Metric:
         ("test", "per_class", class_name, "recall"),
         f"recall {class_name}",
         better="high",
-        bounded=True,
+        bounds=(0.0, 1.0),
     )
 
 

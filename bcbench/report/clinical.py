@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bcbench.analysis import ClinicalAnalysis
-from bcbench.report.format import fmt, markdown_table
+from bcbench.report.format import fmt, fmt_stat, markdown_table
 
 RATES = ("sensitivity", "specificity", "ppv", "npv")
 SPECIFICITY_KEYS = ("sensitivity_at_90_specificity", "sensitivity_at_95_specificity")
@@ -34,10 +34,7 @@ def clinical_markdown(clinical: ClinicalAnalysis) -> list[str]:
         f"- positive class: **{positive}** ({how}); every other class is negative",
         f"- threshold on P({positive}): {rule}, chosen on each run's validation predictions, applied to "
         "its test images",
-        "- intervals: sensitivity / specificity / PPV / NPV per run are Wilson 95% intervals over that run's "
-        "test images; per model, mean over runs [95% t-interval over runs, logit scale]; sensitivity at a "
-        "fixed specificity is read off each run's test ROC curve; n: runs (cross-validation: seeds x "
-        "repeats, each pooled over its folds)",
+        f"- {_intervals_line(clinical)}",
         "",
     ]
     headers = ["model", "runs", "sensitivity", "specificity", "PPV", "NPV"]
@@ -49,17 +46,27 @@ def clinical_markdown(clinical: ClinicalAnalysis) -> list[str]:
     return out
 
 
+def _intervals_line(clinical: ClinicalAnalysis) -> str:
+    per_run = (
+        "per run: Wilson 95% intervals over that run's test images (cross-validation: one row per seed and "
+        "repeat, its folds' images pooled, each at its own fold's threshold); sensitivity at a fixed "
+        "specificity is read off each run's own test ROC curve (pooled rows: the mean over the folds)"
+    )
+    cross_validated = any(unit.fold is not None for unit in clinical.units)
+    over = (
+        "over folds (mean over seeds per fold) with the Nadeau-Bengio corrected variance"
+        if cross_validated
+        else "over runs (seeds)"
+    )
+    return f"intervals: {per_run}; per model: mean [95% Student t interval {over}, clipped to [0, 1]]"
+
+
 def _summary_cells(row: dict[str, Any]) -> list[str]:
-    cells = [row["model"], str(row["units"])]
-    for name in (*RATES, *SPECIFICITY_KEYS):
-        summary = row[name]
-        if not summary["n"]:
-            cells.append("-")
-        elif summary["ci_t_low"] is None:
-            cells.append(fmt(summary["mean"]))
-        else:
-            cells.append(f"{fmt(summary['mean'])} [{fmt(summary['ci_t_low'])}, {fmt(summary['ci_t_high'])}]")
-    return cells
+    return [
+        row["model"],
+        str(row["units"]),
+        *(fmt_stat(row[name], spread=False) for name in (*RATES, *SPECIFICITY_KEYS)),
+    ]
 
 
 def _per_unit_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -83,18 +90,27 @@ def _per_unit_table(rows: Sequence[dict[str, Any]]) -> str:
     return markdown_table(headers, table)
 
 
+CALIBRATION_COLUMNS = {
+    "nll": "NLL",
+    "brier_multiclass": "Brier (multiclass)",
+    "brier_positive": "Brier (positive)",
+    "ece": "ECE (top-label)",
+}
+
+
 def _calibration_table(summary: Sequence[dict[str, Any]]) -> str:
     if not summary:
         return "No stored predictions: nothing to calibrate."
+    names = [name for name in CALIBRATION_COLUMNS if f"{name}_before" in summary[0]]
     table = []
     for row in summary:
         cells = [row["model"], str(row["units"]), fmt(row["temperature"], 2)]
-        cells += [
-            f"{fmt(row[f'{name}_before'])} -> {fmt(row[f'{name}_after'])}" for name in ("nll", "brier", "ece")
-        ]
+        cells += [f"{fmt(row[f'{name}_before'])} -> {fmt(row[f'{name}_after'])}" for name in names]
         table.append(cells)
     intro = (
         "Temperature scaling fitted on each run's validation predictions (it never changes the predicted "
-        "class); test NLL, Brier score and ECE before -> after, mean over runs. Per run: `calibration.csv`."
+        "class); test NLL, Brier scores and top-label ECE before -> after, mean over runs. Per run: "
+        "`calibration.csv`."
     )
-    return intro + "\n\n" + markdown_table(["model", "n", "temperature", "NLL", "Brier", "ECE"], table)
+    headers = ["model", "n", "temperature", *(CALIBRATION_COLUMNS[name] for name in names)]
+    return intro + "\n\n" + markdown_table(headers, table)

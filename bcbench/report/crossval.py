@@ -24,13 +24,15 @@ def crossval_markdown(rows: Sequence[dict[str, Any]]) -> list[str]:
         table.append(cells)
     headers = ["model", "runs"]
     for _, label in COLUMNS:
-        headers += [f"{label} per fold", f"{label} pooled"]
+        headers += [f"{label} per fold (headline)", f"{label} pooled out-of-fold"]
     headers.append("images pooled")
     intro = (
-        "Per fold: mean ± std over the runs (seeds x folds x repeats), each scored on its own test fold. "
-        "Pooled: the test predictions of all folds of one seed and repeat form one prediction for every "
-        "image; mean ± std over seeds x repeats. Per-fold numbers are in `runs.csv`, pooled ones in "
-        "`pooled_oof.csv`."
+        "Per fold (the headline, as in the summary): mean ± std over the runs (seeds x folds x "
+        "repeats), each scored on its own test fold. Pooled out-of-fold: the test predictions of all "
+        "folds of one seed and repeat scored as one prediction for every image; mean ± std over seeds x "
+        "repeats, no interval. Caveat: pooling joins fold models whose scores are on different scales, so a "
+        "pooled AUROC can be lower than every fold's own. Per-fold numbers are in `runs.csv`, pooled ones "
+        "in `pooled_oof.csv`."
     )
     return ["## Cross-validation", "", intro, "", markdown_table(headers, table), ""]
 

@@ -28,15 +28,20 @@ def fmt_sig(value: float | None) -> str:
     return f"{value:.{digits}f}"
 
 
-def fmt_stat(summary: dict[str, Any], digits: int = 3) -> str:
-    """``mean ± std [ci_t_low, ci_t_high]``; just the mean with one seed; '-' with none."""
+def fmt_stat(summary: dict[str, Any], digits: int = 3, spread: bool = True) -> str:
+    """``mean ± std [ci_t_low, ci_t_high]`` of a ``describe`` summary; without an interval the reason in
+    parentheses instead (``n = 2: no interval``, ``all equal (n = 5)``); just the value with one; '-' with
+    none. ``spread``: show ± std."""
     if not summary or not summary.get("n") or missing(summary.get("mean")):
         return "-"
     text = fmt(summary["mean"], digits)
-    if not missing(summary.get("std")):
+    if summary["n"] == 1:
+        return text
+    if spread and not missing(summary.get("std")) and summary["std"] > 0:
         text += f" ± {fmt(summary['std'], digits)}"
-        text += f" [{fmt(summary['ci_t_low'], digits)}, {fmt(summary['ci_t_high'], digits)}]"
-    return text
+    if missing(summary.get("ci_t_low")):
+        return f"{text} ({summary.get('ci_note') or 'no interval'})"
+    return f"{text} [{fmt(summary['ci_t_low'], digits)}, {fmt(summary['ci_t_high'], digits)}]"
 
 
 def fmt_p(p: float | None) -> str:

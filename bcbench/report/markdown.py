@@ -8,13 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bcbench.analysis import (
-    BOUNDED,
-    OVER_TEST_IMAGES,
-    PER_RUN_INTERVAL,
-    SweepAnalysis,
-    over_runs_line,
-)
+from bcbench.analysis import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL, SweepAnalysis
 from bcbench.record import RunRecord, flatten, metric_named
 from bcbench.report.clinical import clinical_markdown
 from bcbench.report.crossval import crossval_markdown
@@ -94,7 +88,7 @@ def _pairwise(context: ReportContext) -> list[str]:
         out += [f"### {metric_named(metric).label}", "", grid.markdown(), ""]
         caption = grid.caption
     clinical = context.analysis.clinical
-    delong = delong_markdown(clinical.delong, clinical.settings.get("positive"))
+    delong = delong_markdown(clinical.delong, clinical.delong_over_folds, clinical.settings.get("positive"))
     return [*out, caption, "", *delong]
 
 
@@ -122,9 +116,8 @@ def _clinical(context: ReportContext) -> list[str]:
 
 
 def _uncertainty(context: ReportContext) -> list[str]:
-    analysis = context.analysis
-    kinds = [over_runs_line(analysis.cross_validation, analysis.interval_method), OVER_TEST_IMAGES, BOUNDED]
-    return ["## How the intervals were made", "", *kinds, ""]
+    definitions = [f"- {ECE_DEFINITION}", f"- {BRIER_DEFINITION}"]
+    return ["## How the intervals were made", "", *context.analysis.methods, *definitions, ""]
 
 
 def _per_run(context: ReportContext) -> list[str]:
@@ -223,14 +216,16 @@ def _groups(groups: Sequence[Sequence[str]]) -> list[str]:
 
 FILES_MARKDOWN = """\
 - `summary.csv`: one row per (model, metric): `model`, `metric`, `n` (seeds with a value), `mean`, \
-`std` (ddof=1), `median`, `min`, `max`, `ci_t_low`/`ci_t_high` (t-interval of the mean: over seeds, \
-or over folds with the Nadeau-Bengio correction; logit scale for scores), `ci_boot_low`/`ci_boot_high` \
-(percentile resampling interval of the mean), `interval` (how the t interval was made). Metrics: accuracy, \
+`std` (ddof=1), `median`, `min`, `max`, `ci_t_low`/`ci_t_high` (Student t interval of the mean: over \
+seeds, or over folds with the Nadeau-Bengio correction; clipped to the metric's range; empty below 3 \
+values or when all are equal), `ci_boot_low`/`ci_boot_high` (percentile resampling interval of the mean, \
+from 10 seeds on, never over folds), `ci_note` (why an interval is empty), `interval` (how the t \
+interval was made). Metrics: accuracy, \
 balanced_accuracy, f1_macro, f1_weighted, auroc_macro, ece, `recall_<class>`, params, flops \
 (2 FLOPs per multiply-add), infer_throughput (img/s), latency_p50_ms, train_throughput (img/s), \
 train_seconds, peak_memory_mb, epochs_run (unmeasured metrics are left out).
 - `runs.csv`: one row per run (newest record of each run_id, failed included), record fields \
-flattened with dotted names (`test.accuracy`, `efficiency.latency_ms.p50`, ...).
+flattened with dotted names (`test.accuracy`, `cost.latency_ms.p50`, ...).
 - `pairwise.csv`: one row per (metric, model pair), differences A - B paired by seed: `n_pairs`, \
 `mean_diff`, `diff_ci_low`/`diff_ci_high`, `t_p`, `wilcoxon_p`, their Holm-corrected `_holm` \
 versions, `effect_size` (d_z), `prob_improvement` (P(A>B)), `note` (why a test was not run).
@@ -245,9 +240,11 @@ balanced accuracy, macro F1 and macro AUROC over the classes present.
 positive class's threshold (chosen on validation), tp/fp/tn/fn, sensitivity, specificity, PPV, NPV \
 with Wilson intervals (`_low`/`_high`), sensitivity at 90% and 95% specificity, or a `note`.
 - `calibration.csv`: per run, the fitted temperature, validation NLL before/after, test NLL, Brier \
-score and ECE before/after temperature scaling.
-- `delong.csv`: DeLong's test for every model pair, class (one vs rest) and run: AUROCs, difference \
-with CI, z, p and Holm-corrected p, or a `note`.
+scores (`brier_multiclass`; `brier_positive`, the positive class's binary one) and top-label ECE \
+before/after temperature scaling.
+- `delong.csv`: DeLong's test for every model pair, class (one vs rest) and run (cross-validation: \
+fold): AUROCs, difference with CI, z, p and Holm-corrected p, or a `note`; `delong_over_folds.csv` \
+(cross-validation): the per-fold differences combined by the corrected resampled t.
 - `roc_pr.png`, `reliability.png`: ROC / precision-recall curves of the positive class (mean over runs, \
 band min-max) and reliability diagrams before and after temperature scaling."""
 

@@ -19,6 +19,8 @@ def study_reference_markdown(rows: Sequence[dict[str, Any]]) -> str:
         sweep = fmt(row["mean"])
         if not missing(row["ci_low"]):
             sweep += f" [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+        elif row["n"] > 1:
+            sweep += f" ({row['ci_note']})"
         table.append(
             [
                 row["model"],

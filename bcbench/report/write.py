@@ -72,6 +72,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "operating_points": pd.DataFrame(clinical.operating) if clinical.operating else None,
         "calibration": pd.DataFrame(clinical.calibration) if clinical.calibration else None,
         "delong": pd.DataFrame(clinical.delong) if clinical.delong else None,
+        "delong_over_folds": pd.DataFrame(clinical.delong_over_folds) if clinical.delong_over_folds else None,
     }
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))

@@ -3,7 +3,7 @@ intervals that say how they were made (``intervals``), paired model comparisons 
 correction (``paired``) and DeLong's test of two AUROCs (``delong``)."""
 
 from bcbench.stats.delong import delong_test
-from bcbench.stats.describe import DESCRIBE_KEYS, describe, summarise_runs
+from bcbench.stats.describe import DESCRIBE_KEYS, MIN_BOOTSTRAP, describe, summarise_runs
 from bcbench.stats.intervals import corrected_resampled_ttest, mean_interval, wilson_interval
 from bcbench.stats.paired import (
     holm_correction,
@@ -14,6 +14,7 @@ from bcbench.stats.paired import (
 
 __all__ = [
     "DESCRIBE_KEYS",
+    "MIN_BOOTSTRAP",
     "corrected_resampled_ttest",
     "delong_test",
     "describe",

@@ -1,23 +1,28 @@
-"""Summaries of per-seed scores: mean, spread and confidence intervals of the mean.
+"""Summaries of per-seed (or per-fold) scores: mean, spread and confidence intervals of the mean.
 
 Pure functions over arrays of numbers (nothing else of bcbench). Missing values (None or NaN) are
 dropped and ``n`` counts the values used; infinite values are an error; an undefined statistic is
-None, never NaN. Intervals: Student t (``scipy.stats.t.ppf``) and a seeded percentile bootstrap of
-the mean (numpy ``default_rng(seed)``); both collapse to the value when all values are identical.
+None, never NaN. An interval is given only when it means something, and ``ci_note`` says why not:
+
+- the Student-t interval of the mean (``bcbench.stats.intervals.mean_interval``: raw scale, Nadeau-Bengio
+  correction for folds, clipped to the metric's range) needs at least 3 values that are not all equal;
+- the seeded percentile bootstrap of the mean needs at least ``MIN_BOOTSTRAP`` values (with 3-5 it covers
+  the truth 73-84% of the time, not 95%) and is never made over folds (it would skip the correction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from bcbench.stats.intervals import mean_interval
+from bcbench.stats.intervals import MIN_VALUES, Bounds, mean_interval
 
 TOLERANCE = 1e-12
+MIN_BOOTSTRAP = 10
 
 
 DESCRIBE_KEYS = (
@@ -31,6 +36,7 @@ DESCRIBE_KEYS = (
     "ci_t_high",
     "ci_boot_low",
     "ci_boot_high",
+    "ci_note",
 )
 
 
@@ -80,41 +86,54 @@ def bootstrap_mean_interval(
     return float(low), float(high)
 
 
+def interval_note(n: int, identical: bool) -> str:
+    """Why a set of values gets no interval ("" when it gets one)."""
+    if n == 0:
+        return "no values"
+    if n < MIN_VALUES:
+        return f"n = {n}: no interval"
+    if identical:
+        return f"all equal (n = {n})"
+    return ""
+
+
 def describe(
     values: Iterable[float | None],
     confidence: float = 0.95,
     n_boot: int = 10_000,
     seed: int = 0,
-    bounded: bool = False,
+    bounds: Bounds = (None, None),
     correction: float = 0.0,
 ) -> dict[str, Any]:
-    """n, mean, std (ddof=1), median, min, max and t / bootstrap confidence intervals of the mean.
+    """n, mean, std (ddof=1), median, min, max, the t and bootstrap intervals of the mean, ``ci_note``.
 
-    ``bounded``: the values are scores in [0, 1] and the t interval is made on the logit scale, so it
-    stays inside; ``correction``: added to 1/n in the variance of the mean (Nadeau-Bengio's
-    n_test / n_train for cross-validation folds). std and both intervals are None when fewer than 2
-    values; everything but n is None with none.
+    ``bounds``: the range the values can take (e.g. (0, 1) for a score): the t interval is clipped to it.
+    ``correction``: added to 1/n in the variance of the mean (Nadeau-Bengio's n_test / n_train for
+    cross-validation folds; no bootstrap interval then). std is None below 2 values; the intervals are
+    None below 3 values or when all values are equal (``ci_note`` says which).
     """
     validate_confidence(confidence)
     present = present_values(values)
     n = int(present.size)
     summary: dict[str, Any] = dict.fromkeys(DESCRIBE_KEYS)
     summary["n"] = n
+    identical = n > 0 and all_equal(present)
+    summary["ci_note"] = interval_note(n, identical)
     if n == 0:
         return summary
-    identical = all_equal(present)
     mean = float(present[0]) if identical else float(present.mean())
     summary.update(
         mean=mean, median=float(np.median(present)), min=float(present.min()), max=float(present.max())
     )
-    if n < 2:
+    if n >= 2:
+        summary["std"] = 0.0 if identical else float(present.std(ddof=1))
+    if summary["ci_note"]:
         return summary
-    std = 0.0 if identical else float(present.std(ddof=1))
-    summary["std"] = std
-    summary["ci_t_low"], summary["ci_t_high"] = mean_interval(present, confidence, bounded, correction)
-    summary["ci_boot_low"], summary["ci_boot_high"] = bootstrap_mean_interval(
-        present, confidence, n_boot, seed
-    )
+    summary["ci_t_low"], summary["ci_t_high"] = mean_interval(present, confidence, correction, bounds)
+    if n >= MIN_BOOTSTRAP and correction == 0:
+        summary["ci_boot_low"], summary["ci_boot_high"] = bootstrap_mean_interval(
+            present, confidence, n_boot, seed
+        )
     return summary
 
 
@@ -125,14 +144,14 @@ def summarise_runs(
     confidence: float = 0.95,
     n_boot: int = 10_000,
     seed: int = 0,
-    bounded: Sequence[str] = (),
+    bounds: Mapping[str, Bounds] | None = None,
     correction: float = 0.0,
 ) -> pd.DataFrame:
     """Tidy table, one row per (group value, metric), with the `describe` columns.
 
     Metrics absent from `df` or entirely missing are skipped; a group whose values of a present
     metric are all missing gets a row with n = 0. Groups keep their order of first appearance.
-    Metrics named in ``bounded`` get logit-scale t intervals; ``correction`` goes to ``describe``.
+    ``bounds``: metric -> its range (intervals are clipped to it); ``correction`` goes to ``describe``.
     """
     columns = [group, "metric", *DESCRIBE_KEYS]
     usable = [m for m in metrics if m in df.columns and pd.to_numeric(df[m], errors="coerce").notna().any()]
@@ -144,7 +163,9 @@ def summarise_runs(
                 {
                     group: group_value,
                     "metric": metric,
-                    **describe(values, confidence, n_boot, seed, metric in bounded, correction),
+                    **describe(
+                        values, confidence, n_boot, seed, (bounds or {}).get(metric, (None, None)), correction
+                    ),
                 }
             )
     return pd.DataFrame(rows, columns=columns)

@@ -5,8 +5,8 @@ Pure functions over arrays of per-seed scores. Conventions:
 - Missing values (None or NaN) are dropped (pairs with a missing side are dropped as a pair);
   `n` always counts the values actually used. Infinite values are an error.
 - Nothing returns NaN: an undefined statistic is None, and `paired_comparison` says why in `note`.
-- Confidence intervals: Student t (`scipy.stats.t.ppf`) and a seeded percentile bootstrap of the
-  mean (numpy `default_rng(seed)`); both collapse to the value when all values are identical.
+- Confidence intervals of the mean difference: Student t from 3 pairs on, a seeded percentile
+  bootstrap from ``MIN_BOOTSTRAP`` (10) pairs on; none when the differences are all equal.
 - Paired tests: `scipy.stats.ttest_rel` and `scipy.stats.wilcoxon` (two-sided, zero_method="wilcox":
   zero differences are dropped, the textbook signed-rank test and scipy's default). Differences
   within `TOLERANCE` x scale of each other are treated as equal (float noise from subtracting
@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from bcbench.stats.describe import (
+    MIN_BOOTSTRAP,
     TOLERANCE,
     as_float_array,
     bootstrap_mean_interval,
@@ -32,17 +33,18 @@ from bcbench.stats.describe import (
     t_interval,
     validate_confidence,
 )
+from bcbench.stats.intervals import MIN_VALUES, smallest_wilcoxon_p
 
 NOTE_NO_PAIRS = "no paired seeds: no test"
 
 
-NOTE_TOO_FEW = "fewer than 3 paired seeds: no test"
+NOTE_TOO_FEW = "fewer than 3 paired seeds: no interval and no test"
 
 
 NOTE_IDENTICAL = "identical values: no test"
 
 
-NOTE_CONSTANT_DIFFERENCE = "paired differences all equal (sd 0): no t-test or effect size"
+NOTE_CONSTANT_DIFFERENCE = "paired differences all equal (sd 0): no interval, t-test or effect size"
 
 
 def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
@@ -117,9 +119,9 @@ def paired_comparison(
         mean_diff=mean_diff,
         prob_improvement=probability_of_improvement(a_array, b_array),
     )
-    if n >= 2:
+    if n >= MIN_VALUES:
         _add_intervals(result, a_array - b_array, differences, constant_difference, confidence, n_boot, seed)
-    if n < 3:
+    else:
         result["note"] = NOTE_TOO_FEW
         return result
     if constant_difference and mean_diff == 0:
@@ -138,14 +140,17 @@ def _add_intervals(
     n_boot: int,
     seed: int,
 ) -> None:
-    """t and bootstrap intervals of the mean difference, and d_z when the differences vary."""
+    """t interval (from 3 pairs), bootstrap interval (from ``MIN_BOOTSTRAP`` pairs) of the mean difference
+    and d_z; none of them when the differences are all equal."""
+    if constant:
+        return
     mean_diff, n = result["mean_diff"], raw.size
-    sd_diff = 0.0 if constant else float(raw.std(ddof=1))
+    sd_diff = float(raw.std(ddof=1))
     result["diff_ci_low"], result["diff_ci_high"] = t_interval(mean_diff, sd_diff, n, confidence)
-    low, high = bootstrap_mean_interval(differences, confidence, n_boot, seed)
-    result["diff_ci_boot_low"], result["diff_ci_boot_high"] = low, high
-    if sd_diff > 0:
-        result["effect_size"] = mean_diff / sd_diff
+    if n >= MIN_BOOTSTRAP:
+        low, high = bootstrap_mean_interval(differences, confidence, n_boot, seed)
+        result["diff_ci_boot_low"], result["diff_ci_boot_high"] = low, high
+    result["effect_size"] = mean_diff / sd_diff
 
 
 def _add_tests(
@@ -163,6 +168,9 @@ def _add_tests(
     zero_pairs = int(np.sum(differences == 0))
     if zero_pairs:
         notes.append(f"Wilcoxon dropped {zero_pairs} zero difference(s)")
+    used = differences.size - zero_pairs
+    if used <= 5:
+        notes.append(f"Wilcoxon with {used} pairs cannot give p below {smallest_wilcoxon_p(used):.4g}")
     result["note"] = "; ".join(notes)
 
 

@@ -45,7 +45,14 @@ def apply_axes(config: Config, axes: dict[str, Any]) -> Config:
 # Keys added after bcbench 0.1, left out of a run's identity while they hold their defaults, so the run
 # ids of sweeps started before them stay the same and those sweeps resume instead of starting over.
 _LATER_KEYS: dict[str, dict[str, Any]] = {
-    "data": {"source": "auto", "index": None, "class_names": [], "external": {}},
+    "data": {
+        "source": "auto",
+        "index": None,
+        "class_names": [],
+        "external": {},
+        "normalize_mean": [],
+        "normalize_std": [],
+    },
     "train": {"select_by": "val_loss", "milestones": []},
 }
 

@@ -112,7 +112,7 @@ def _trainer(
         criterion=recipe.make_criterion(train_cfg, data.class_counts("train"), device),
         precision=MixedPrecision(train_cfg.mixed_precision or "no", device),
         augment=BatchAugmenter(config.augment, data.classes),
-        normalize=Normalizer(config.data.normalize, device, channels_last=train_cfg.channels_last),
+        normalize=Normalizer.for_data(config.data, device, channels_last=train_cfg.channels_last),
         processes=share,
         train_cfg=train_cfg,
         generators=make_generators(spec.seed, device, share.rank),
@@ -298,7 +298,7 @@ def predict_probs(
     or streamed), with the run's normalisation, precision and evaluation batch size: how external test
     sets are predicted."""
     train = config.train
-    normalize = Normalizer(config.data.normalize, device, channels_last=train.channels_last)
+    normalize = Normalizer.for_data(config.data, device, channels_last=train.channels_last)
     precision = MixedPrecision(train.mixed_precision or "no", device)
     model.eval()
     probs = []

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from bcbench.analysis import analyse
@@ -104,9 +105,9 @@ def test_cross_validation_pools_each_repeat_over_its_folds(tmp_path):
     assert (pooled["folds"], pooled["n_images"], pooled["complete"]) == (2, 8, True)
     predicted = malignant_probs(SCORES["a"]).argmax(axis=1)
     assert pooled["accuracy"] == pytest.approx(accuracy_score(TEST_LABELS, predicted))
-    (unit,) = analysis.clinical.units
-    assert unit.runs == 2 and unit.labels.tolist() == TEST_LABELS and "pooled over 2 folds" in unit.label
-    (row,) = analysis.clinical.operating
+    assert [unit.fold for unit in analysis.clinical.units] == [0, 1]  # scores are read per fold model
+    (row,) = analysis.clinical.operating  # counts at the threshold are pooled over the folds
+    assert row["unit"] == "seed 0, repeat 0 (pooled over 2 folds)" and row["n"] == 8
     assert (row["tp"], row["fn"], row["fp"], row["tn"]) == (2, 1, 1, 4)  # each fold at its own threshold
 
 
@@ -114,3 +115,62 @@ def test_a_fold_without_stored_predictions_leaves_the_pooled_row_incomplete(tmp_
     stored_run(tmp_path, "a", 0, VAL, (SCORES["a"][:4], TEST_LABELS[:4]), repeat=0, fold=0)
     (pooled,) = _analysis(tmp_path).pooled.to_dict("records")
     assert pooled["complete"] is False and pooled["n_images"] == 4
+
+
+def test_cross_validation_summarises_rates_over_folds_with_the_corrected_variance(tmp_path):
+    """Two seeds x 3 folds of 6 test images (n_train 20, so n_test/n_train = 0.3): each fold's sensitivity
+    is the mean over seeds; the interval is Student t over the 3 fold values with variance
+    s^2 (1/3 + 0.3)."""
+    evaluation = {"positive_class": "malignant", "folds": 3}
+    hit, miss = 0.9, 0.5  # against the validation threshold 0.8
+    called = {(0, 0): 2, (0, 1): 2, (0, 2): 2, (1, 0): 2, (1, 1): 2, (1, 2): 3}  # positives above 0.8, of 4
+    for (seed, fold), hits in called.items():
+        scores = [hit] * hits + [miss] * (4 - hits) + [0.1, 0.2]
+        test = (scores, [1, 1, 1, 1, 0, 0])
+        stored_run(
+            tmp_path,
+            "a",
+            seed,
+            VAL,
+            test,
+            index_offset=100 + 6 * fold,
+            repeat=0,
+            fold=fold,
+            evaluation=evaluation,
+        )
+    clinical = _analysis(tmp_path).clinical
+    per_fold = np.array([0.5, 0.5, 0.625])
+    (summary,) = clinical.operating_summary
+    sensitivity = summary["sensitivity"]
+    assert sensitivity["n"] == 3 and sensitivity["mean"] == pytest.approx(per_fold.mean())
+    scale = per_fold.std(ddof=1) * math.sqrt(1 / 3 + 0.3)
+    expected = scipy_stats.t.interval(0.95, 2, loc=per_fold.mean(), scale=scale)
+    assert expected[0] > 0 and expected[1] < 1  # not clipped: the correction decides the width
+    assert (sensitivity["ci_t_low"], sensitivity["ci_t_high"]) == pytest.approx(expected)
+    assert len(clinical.operating) == 2  # the per-run table: one row per seed, pooled over the folds
+
+
+def test_cross_validation_tests_auroc_per_fold_and_combines_the_folds_with_the_corrected_t(tmp_path):
+    evaluation = {"positive_class": "malignant", "folds": 3}
+    labels = [1, 1, 1, 0, 0, 0]
+    scores = {
+        "a": [[0.9, 0.8, 0.3, 0.2, 0.4, 0.1], [0.9, 0.6, 0.7, 0.2, 0.5, 0.1], [0.8, 0.9, 0.2, 0.3, 0.1, 0.4]],
+        "b": [[0.6, 0.8, 0.3, 0.7, 0.4, 0.1], [0.9, 0.3, 0.7, 0.2, 0.5, 0.6], [0.5, 0.9, 0.2, 0.3, 0.1, 0.4]],
+    }
+    for model, folds in scores.items():
+        for fold, fold_scores in enumerate(folds):
+            stored_run(
+                tmp_path, model, 0, VAL, (fold_scores, labels), index_offset=100 + 6 * fold,
+                repeat=0, fold=fold, evaluation=evaluation,
+            )  # fmt: skip
+    clinical = _analysis(tmp_path).clinical
+    per_fold = [r for r in clinical.delong if r["class"] == "malignant"]
+    assert sorted(r["fold"] for r in per_fold) == [0, 1, 2] and all(r["n"] == 6 for r in per_fold)
+    positive = np.array(labels) == 1
+    diffs = [
+        roc_auc_score(positive, scores["a"][f]) - roc_auc_score(positive, scores["b"][f]) for f in range(3)
+    ]
+    (combined,) = [r for r in clinical.delong_over_folds if r["class"] == "malignant"]
+    se = np.std(diffs, ddof=1) * math.sqrt(1 / 3 + 6 / 20)
+    assert combined["folds"] == 3 and combined["mean_diff"] == pytest.approx(np.mean(diffs))
+    assert combined["t_p"] == pytest.approx(2 * scipy_stats.t.sf(abs(np.mean(diffs) / se), 2))

@@ -136,3 +136,36 @@ def test_normalizer_none_scales_to_unit_range_and_supports_channels_last() -> No
     out = Normalizer("none", "cpu", channels_last=True)(images)
     assert torch.allclose(out, images.float() / 255, atol=1e-6)
     assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_given_normalisation_matches_torchvisions_normalize_after_to_tensor() -> None:
+    """MedMNIST's script: ToTensor (x / 255) then Normalize(mean=[.5], std=[.5]); one value serves every
+    channel, three values one each."""
+    from bcbench.config import load_config
+
+    images, _ = random_batch()
+    data = load_config(
+        None, ["data.normalize=given", "data.normalize_mean=[0.5]", "data.normalize_std=[0.5]"]
+    ).data
+    reference = TF.normalize(images.float() / 255, mean=[0.5] * 3, std=[0.5] * 3)
+    assert torch.allclose(Normalizer.for_data(data, "cpu")(images), reference, atol=1e-6)
+    three = Normalizer("given", "cpu", mean=(0.1, 0.2, 0.3), std=(0.5, 0.6, 0.7))(images)
+    assert torch.allclose(
+        three, TF.normalize(images.float() / 255, (0.1, 0.2, 0.3), (0.5, 0.6, 0.7)), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.normalize=given"], "needs 1 or 3 values"),
+        (["data.normalize_mean=[0.5]"], "only read with normalize: given"),
+        (["data.normalize=given", "data.normalize_mean=[0.5]", "data.normalize_std=[0]"], "must be positive"),
+    ],
+)
+def test_given_normalisation_is_checked(overrides, message) -> None:
+    from bcbench.config import load_config
+    from bcbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)

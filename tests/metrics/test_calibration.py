@@ -10,8 +10,9 @@ import torch
 
 from bcbench.metrics.calibration import (
     apply_temperature,
-    brier_score,
+    brier_multiclass,
     calibration_block,
+    calibration_scores,
     fit_temperature,
     nll,
 )
@@ -30,8 +31,20 @@ def overconfident(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
 def test_brier_and_nll_by_hand():
     probs = np.array([[0.8, 0.2], [0.4, 0.6]])
     labels = np.array([0, 0])
-    assert brier_score(probs, labels) == pytest.approx(((0.2**2 + 0.2**2) + (0.6**2 + 0.6**2)) / 2)
+    assert brier_multiclass(probs, labels) == pytest.approx(((0.2**2 + 0.2**2) + (0.6**2 + 0.6**2)) / 2)
     assert nll(probs, labels) == pytest.approx(-(math.log(0.8) + math.log(0.4)) / 2)
+
+
+def test_the_binary_brier_is_the_usual_one_and_the_multiclass_one_is_named_as_such():
+    from sklearn.metrics import brier_score_loss
+
+    probs, labels = np.array([[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]]), np.array([0, 0, 1])
+    scores = calibration_scores(probs, labels)
+    assert scores["brier"] == pytest.approx(brier_score_loss(labels, probs[:, 1]))  # (0.04 + 0.36 + 0.01) / 3
+    assert scores["brier_multiclass"] == pytest.approx(2 * scores["brier"])
+    three = calibration_scores(np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3]]), np.array([0, 2]), positive=2)
+    assert "brier" not in three
+    assert three["brier_positive"] == pytest.approx(brier_score_loss([0, 1], [0.1, 0.3]))
 
 
 def test_temperature_one_is_the_identity_and_scaling_matches_logits():
@@ -51,7 +64,7 @@ def test_fitted_temperature_cools_an_overconfident_model_without_changing_predic
     block = calibration_block(val_probs, val_labels, test_probs, test_labels)
     assert block["val_nll_after"] <= block["val_nll_before"]
     assert block["after"]["nll"] < block["before"]["nll"] and block["after"]["ece"] < block["before"]["ece"]
-    assert block["after"]["brier"] < block["before"]["brier"]
+    assert block["after"]["brier_multiclass"] < block["before"]["brier_multiclass"]
 
 
 def test_a_calibrated_model_keeps_a_temperature_near_one_and_never_raises_validation_nll():

@@ -79,7 +79,7 @@ def test_every_metric_of_the_table_reads_the_value_at_its_path():
 def test_per_class_recall_is_a_metric_and_unknown_names_say_what_is_known():
     record = RunRecord.from_json(legacy_lines()[0])
     assert metric_value(record, "recall_benign") == record.test.per_class["benign"].recall
-    assert recall_metric("benign").bounded and metric_named("recall_benign").better == "high"
+    assert recall_metric("benign").bounds == (0.0, 1.0) and metric_named("recall_benign").better == "high"
     with pytest.raises(KeyError, match="recall_<class>"):
         metric_named("accurracy")
 
@@ -90,5 +90,5 @@ def test_the_metrics_table_is_consistent():
     for metric in METRICS:
         assert metric.kind in ("score", "cost", "info")
         assert metric.better in ("high", "low", None)
-        assert not metric.bounded or metric.kind == "score", metric.name
+        assert (metric.bounds == (0.0, 1.0)) == (metric.kind == "score"), metric.name
         assert not metric.paired or metric.better is not None, metric.name

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special as scipy_special
 from scipy import stats as scipy_stats
 
 from bcbench.analysis import analyse, summary_frame
@@ -11,7 +10,6 @@ from bcbench.analysis.study import study_reference_rows
 from bcbench.record import group_label, minority_class
 from bcbench.report import pairwise_grid, summary_table, write_report
 from bcbench.report.format import clean_rows
-from bcbench.stats.intervals import LOGIT_EPS
 from tests.report.fake_records import (
     CONFUSIONS,
     COSTS,
@@ -67,15 +65,11 @@ def test_summary_csv_matches_numpy(tmp_path):
             assert row["n"] == 3
             assert row["mean"] == pytest.approx(values.mean())
             assert row["std"] == pytest.approx(values.std(ddof=1))
-            bounded = metric != "latency_p50_ms"  # scores in [0, 1]: the interval is made on the logit scale
-            clipped = np.clip(values, LOGIT_EPS, 1 - LOGIT_EPS)  # recall can be exactly 0 or 1
-            scale = np.log(clipped / (1 - clipped)) if bounded else values
-            half = scipy_stats.t.ppf(0.975, 2) * scale.std(ddof=1) / np.sqrt(3)
-            low, high = scale.mean() - half, scale.mean() + half
-            expected = (scipy_special.expit(low), scipy_special.expit(high)) if bounded else (low, high)
-            assert (row["ci_t_low"], row["ci_t_high"]) == pytest.approx(expected)
-            assert 0 <= row["ci_t_low"] <= row["ci_t_high"] <= 1 or not bounded
-            assert row["interval"] == "t over seeds, logit scale for scores"
+            upper = 1.0 if metric != "latency_p50_ms" else np.inf  # scores lie in [0, 1], costs in [0, inf)
+            low, high = scipy_stats.t.interval(0.95, 2, loc=values.mean(), scale=scipy_stats.sem(values))
+            assert (row["ci_t_low"], row["ci_t_high"]) == pytest.approx((max(low, 0), min(high, upper)))
+            assert row["ci_t_low"] <= row["mean"] <= row["ci_t_high"]
+            assert row["interval"] == "Student t over seeds, clipped to the metric's range"
     assert "auroc_macro" not in set(summary["metric"])  # never measured: left out
     assert {"f1_macro", "f1_weighted", "params", "flops", "epochs_run"} <= set(summary["metric"])
     epochs = summary[(summary["model"] == "tiny") & (summary["metric"] == "epochs_run")].iloc[0]

@@ -47,12 +47,15 @@ def test_describe_t_interval_worked_by_hand() -> None:
     assert result["ci_t_high"] == pytest.approx(4.4841, abs=1e-4)
 
 
+TEN_SEEDS = [0.61, 0.64, 0.66, 0.70, 0.68, 0.63, 0.69, 0.65, 0.72, 0.60]
+
+
 def test_describe_bootstrap_interval_seeded_and_close_to_scipy() -> None:
-    result = describe(SEED_SCORES, seed=7)
+    result = describe(TEN_SEEDS, seed=7)
     assert result["ci_boot_low"] < result["mean"] < result["ci_boot_high"]
-    assert describe(SEED_SCORES, seed=7) == result
+    assert describe(TEN_SEEDS, seed=7) == result
     reference = scipy_stats.bootstrap(
-        (np.array(SEED_SCORES),),
+        (np.array(TEN_SEEDS),),
         np.mean,
         n_resamples=10_000,
         method="percentile",
@@ -63,14 +66,14 @@ def test_describe_bootstrap_interval_seeded_and_close_to_scipy() -> None:
     assert result["ci_boot_high"] == pytest.approx(reference.high, abs=0.005)
 
 
-def test_describe_identical_values_collapse_without_warnings() -> None:
+def test_describe_identical_values_say_so_instead_of_a_zero_width_interval() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = describe([0.1] * 4)
     assert result["std"] == 0.0
     assert result["mean"] == 0.1
-    assert result["ci_t_low"] == result["ci_t_high"] == 0.1
-    assert result["ci_boot_low"] == result["ci_boot_high"] == 0.1
+    assert result["ci_t_low"] is None and result["ci_boot_low"] is None
+    assert result["ci_note"] == "all equal (n = 4)"
 
 
 def test_describe_small_and_missing_inputs() -> None:
@@ -78,9 +81,13 @@ def test_describe_small_and_missing_inputs() -> None:
     assert single["n"] == 1 and single["mean"] == 0.7 and single["median"] == 0.7
     assert single["std"] is None and single["ci_t_low"] is None and single["ci_boot_high"] is None
     empty = describe([])
-    assert empty["n"] == 0 and all(empty[key] is None for key in DESCRIBE_KEYS if key != "n")
+    assert empty["n"] == 0 and all(empty[key] is None for key in DESCRIBE_KEYS if key not in ("n", "ci_note"))
+    assert empty["ci_note"] == "no values"
     with_missing = describe([0.6, None, float("nan"), 0.8])
     assert with_missing["n"] == 2 and with_missing["mean"] == pytest.approx(0.7)
+    assert (
+        with_missing["std"] == pytest.approx(np.std([0.6, 0.8], ddof=1)) and with_missing["ci_t_low"] is None
+    )
     with pytest.raises(ValueError, match="inf"):
         describe([0.5, float("inf")])
 

@@ -1,68 +1,113 @@
-"""Intervals against hand values: logit-scale t intervals stay in [0, 1], the Nadeau-Bengio corrected
-resampled t-test worked out by hand, Wilson by hand."""
+"""Intervals against values published or computed outside bcbench: scikit-learn's corrected-t example,
+Newcombe's (1998) Wilson table, scipy's t intervals; and the edge cases where an interval would mislead."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from bcbench.stats import describe
-from bcbench.stats.intervals import corrected_resampled_ttest, mean_interval, wilson_interval
+from bcbench.stats import corrected_resampled_ttest, describe, mean_interval, wilson_interval
+from bcbench.stats.intervals import smallest_wilcoxon_p
 
 
-def test_the_interval_that_ran_outside_0_1_now_stays_inside():
-    recalls = [1.0, 0.75, 1.0]  # the default sweep's "recall normal 0.917 [0.658, 1.175]" case
-    plain = describe(recalls)
-    assert plain["ci_t_high"] > 1  # the old, plain t interval
-    bounded = describe(recalls, bounded=True)
-    assert 0 < bounded["ci_t_low"] < bounded["mean"] < bounded["ci_t_high"] < 1
+@pytest.mark.parametrize(
+    "values",
+    [[1.0] * 9 + [0.5], [1.0, 0.75, 1.0], [0.0, 0.0, 0.2], [0.99, 0.95, 0.97], [1.0, 1.0, 1.0, 0.999]],
+)
+def test_a_score_interval_contains_its_mean_and_stays_in_0_1(values):
+    summary = describe(values, bounds=(0.0, 1.0))
+    assert 0.0 <= summary["ci_t_low"] <= summary["mean"] <= summary["ci_t_high"] <= 1.0
+    values = np.asarray(values)
+    low, high = scipy_stats.t.interval(
+        0.95, values.size - 1, loc=values.mean(), scale=scipy_stats.sem(values)
+    )
+    assert (summary["ci_t_low"], summary["ci_t_high"]) == pytest.approx((max(low, 0.0), min(high, 1.0)))
 
 
-def test_logit_interval_by_hand():
-    values = np.array([0.6, 0.7, 0.8, 0.75])
-    z = np.log(values / (1 - values))
-    half = scipy_stats.t.ppf(0.975, 3) * z.std(ddof=1) / 2
-    expected = (1 / (1 + math.exp(-(z.mean() - half))), 1 / (1 + math.exp(-(z.mean() + half))))
-    assert mean_interval(values, 0.95, bounded=True) == pytest.approx(expected)
-    assert mean_interval(np.array([0.5, 0.5, 0.5]), 0.95, bounded=True) == (0.5, 0.5)
+def test_nine_seeds_at_one_and_one_at_half_no_longer_exclude_the_mean():
+    summary = describe([1.0] * 9 + [0.5], bounds=(0.0, 1.0))  # was "0.950 ± 0.158 [0.991, 1.000]"
+    assert (
+        summary["mean"] == pytest.approx(0.95) and summary["ci_t_low"] < 0.95 and summary["ci_t_high"] == 1.0
+    )
 
 
-def test_corrected_resampled_t_by_hand():
-    # 5 folds x 2 repeats; test/train = 1/4 for 5-fold CV
-    diffs = [0.02, 0.05, -0.01, 0.03, 0.04, 0.00, 0.06, 0.02, 0.01, 0.03]
-    mean = 0.025
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 9)  # 0.02121...
-    se = sd * math.sqrt(1 / 10 + 1 / 4)  # corrected: 1/J + n_test/n_train
-    t_stat = mean / se
-    result = corrected_resampled_ttest(diffs, 0.25)
-    assert result["mean_diff"] == pytest.approx(mean)
-    assert result["t_stat"] == pytest.approx(t_stat)
-    assert result["t_p"] == pytest.approx(2 * scipy_stats.t.sf(t_stat, 9))
-    half = scipy_stats.t.ppf(0.975, 9) * se
-    assert (result["diff_ci_low"], result["diff_ci_high"]) == pytest.approx((mean - half, mean + half))
-    naive = scipy_stats.ttest_1samp(diffs, 0.0)
-    assert result["t_p"] > naive.pvalue  # the naive test over folds is anti-conservative
-    assert corrected_resampled_ttest(diffs, 0.0)["t_p"] == pytest.approx(naive.pvalue)
+@pytest.mark.parametrize(
+    ("values", "note"),
+    [([], "no values"), ([0.7], "n = 1: no interval"), ([0.99, 0.95], "n = 2: no interval"),
+     ([1.0, 1.0, 1.0], "all equal (n = 3)")],
+)  # fmt: skip
+def test_no_interval_from_fewer_than_three_values_or_identical_ones(values, note):
+    summary = describe(values, bounds=(0.0, 1.0))
+    assert summary["ci_t_low"] is None and summary["ci_t_high"] is None and summary["ci_note"] == note
+    assert summary["ci_boot_low"] is None
+
+
+def test_a_cost_interval_never_goes_below_zero():
+    summary = describe([0.5, 0.4, 30.0], bounds=(0.0, None))  # one noisy latency
+    assert summary["ci_t_low"] == 0.0 and summary["ci_t_high"] > summary["mean"]
+
+
+def test_the_percentile_bootstrap_needs_ten_values_and_is_never_made_over_folds():
+    five, ten = describe([0.6, 0.7, 0.65, 0.8, 0.75]), describe(np.linspace(0.6, 0.8, 10))
+    assert five["ci_boot_low"] is None and ten["ci_boot_low"] < ten["mean"] < ten["ci_boot_high"]
+    assert describe(np.linspace(0.6, 0.8, 10), correction=0.25)["ci_boot_low"] is None
+
+
+def test_the_corrected_t_matches_scikit_learns_published_example():
+    """scikit-learn's "Statistical comparison of models using grid search": rbf vs linear SVC, 10 x 10-fold
+    ROC AUC on make_moons; published: corrected t 0.750, one-sided p 0.227, 95% [-0.016445, 0.036445]."""
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
+    from sklearn.svm import SVC
+
+    x, y = make_moons(noise=0.352, random_state=1, n_samples=100)
+    cv = RepeatedStratifiedKFold(n_splits=10, n_repeats=10, random_state=0)
+    rbf, linear = (
+        cross_val_score(SVC(kernel=kernel, random_state=0), x, y, cv=cv, scoring="roc_auc")
+        for kernel in ("rbf", "linear")
+    )
+    result = corrected_resampled_ttest(rbf - linear, test_train_ratio=10 / 90)
+    assert round(result["t_stat"], 3) == 0.750 and round(result["t_p"] / 2, 3) == 0.227
+    assert (round(result["diff_ci_low"], 6), round(result["diff_ci_high"], 6)) == (-0.016445, 0.036445)
+    naive = corrected_resampled_ttest(rbf - linear, test_train_ratio=0.0)
+    assert round(naive["t_stat"], 3) == 2.611 and round(naive["t_p"] / 2, 3) == 0.005  # its "uncorrected"
+
+
+def test_the_corrected_interval_of_a_mean_over_folds_by_hand():
+    values = np.array([0.62, 0.70, 0.66, 0.71, 0.64])
+    scale = values.std(ddof=1) * np.sqrt(1 / 5 + 0.25)
+    expected = scipy_stats.t.interval(0.95, 4, loc=values.mean(), scale=scale)
+    assert mean_interval(values, 0.95, correction=0.25) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
     ("diffs", "note"),
-    [([], "no paired folds"), ([0.1, 0.2], "fewer than 3 paired folds"), ([0.1, 0.1, 0.1], "sd 0")],
+    [
+        ([], "no paired folds"),
+        ([0.1, 0.2], "n = 2 paired folds: no interval"),
+        ([0.1, 0.1, 0.1], "all equal"),
+    ],
 )
 def test_corrected_t_degenerate_cases_say_why(diffs, note):
     result = corrected_resampled_ttest(diffs, 0.25)
-    assert result["t_p"] is None and note in result["note"]
+    assert result["t_p"] is None and result["diff_ci_low"] is None and note in result["note"]
 
 
-def test_wilson_by_hand():
-    # 8 of 10 at 95%: centre = (p + z^2/2n) / (1 + z^2/n), half = z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n)
-    z = scipy_stats.norm.ppf(0.975)
-    centre = (0.8 + z**2 / 20) / (1 + z**2 / 10)
-    half = z * math.sqrt(0.016 + z**2 / 400) / (1 + z**2 / 10)
-    assert wilson_interval(8, 10) == pytest.approx((centre - half, centre + half))
-    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)  # the textbook value
-    assert wilson_interval(0, 5)[0] == 0.0 and wilson_interval(5, 5)[1] == pytest.approx(1.0)
+@pytest.mark.parametrize(
+    ("hits", "trials", "low", "high"),
+    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)],
+)
+def test_wilson_matches_newcombes_table(hits, trials, low, high):
+    """Newcombe (1998), Statistics in Medicine 17:857, Table II, method 3 (score interval, no correction)."""
+    assert wilson_interval(hits, trials) == pytest.approx((low, high), abs=5e-5)
+
+
+def test_wilson_without_trials_is_no_interval():
     assert wilson_interval(0, 0) == (None, None)
+
+
+def test_the_smallest_two_sided_wilcoxon_p_of_n_pairs():
+    assert [smallest_wilcoxon_p(n) for n in (3, 4, 5, 6)] == [0.25, 0.125, 0.0625, 0.03125]
+    exact = scipy_stats.wilcoxon([0.1, 0.2, 0.3, 0.4, 0.5], method="exact")  # every difference positive
+    assert exact.pvalue == pytest.approx(smallest_wilcoxon_p(5))
