@@ -27,15 +27,16 @@ def recompute_test_block(directory: Path, record: RunRecord) -> dict[str, Any] |
 
 def differing_keys(recomputed: dict[str, Any], record: RunRecord) -> list[str]:
     """The test keys whose recomputed value differs from the recorded one beyond ``RELATIVE_TOLERANCE``
-    (empty: all agree)."""
+    (empty: all agree). Only numbers both hold are compared: a record of an older bcbench may lack a
+    score added since, or hold one under its former name."""
     recorded = record.test.to_json() if record.test is not None else {}
-    return [key for key, value in recomputed.items() if not _agree(recorded.get(key), value)]
+    return [key for key, value in recomputed.items() if key in recorded and not _agree(recorded[key], value)]
 
 
 def _agree(recorded: Any, recomputed: Any) -> bool:
     if isinstance(recorded, dict) and isinstance(recomputed, dict):
-        keys = set(recorded) | set(recomputed)
-        return all(_agree(recorded.get(key), recomputed.get(key)) for key in keys)
+        keys = set(recorded) & set(recomputed)
+        return all(_agree(recorded[key], recomputed[key]) for key in keys)
     if isinstance(recorded, list) and isinstance(recomputed, list):
         return len(recorded) == len(recomputed) and all(map(_agree, recorded, recomputed))
     numbers = (int, float)

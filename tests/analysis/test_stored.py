@@ -46,6 +46,12 @@ def test_a_changed_number_is_caught_and_last_bit_noise_is_not():
     assert differing_keys({"accuracy": 0.5, "f1_macro": 0.41, "n": 10}, record) == ["f1_macro"]
     assert differing_keys({"accuracy": 0.5 + 1e-15, "f1_macro": 0.4, "n": 10}, record) == []
     assert differing_keys({"accuracy": 0.5, "f1_macro": 0.4, "n": 11}, record) == ["n"]
+    older = RunRecord(
+        run_id="r", status="ok", test=TestMetrics(calibration={"before": {"brier": 0.3, "nll": 1.0}})
+    )
+    renamed = {"calibration": {"before": {"brier_multiclass": 0.3, "nll": 1.0}}}
+    assert differing_keys(renamed, older) == []  # a score renamed since is not a difference
+    assert differing_keys({"calibration": {"before": {"nll": 1.1}}}, older) == ["calibration"]
 
 
 def test_runs_without_stored_predictions_are_not_checked(tmp_path):
