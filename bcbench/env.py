@@ -69,6 +69,10 @@ class Environment(JsonBlock):
     process_index: int | None = None
     mixed_precision: str | None = None
     threads: int | None = None
+    thread_source: str | None = None  # config, OMP_NUM_THREADS or free cores (bcbench.threads)
+    cpus_available: int | None = None
+    load_start: float | None = None  # 1-minute load average when the run started
+    load_end: float | None = None  # ... and when it ended
     cpu_count: int | None = None
     cuda_available: bool | None = None
     platform: str | None = None

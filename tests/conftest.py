@@ -26,6 +26,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def torch_threads_restored() -> Iterator[None]:
+    """Commands under test set torch's thread count (bcbench.threads); the next test gets the old one."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_bcbench_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point $BCBENCH_CACHE at a per-session folder so no test reads or writes ~/.cache/bcbench."""

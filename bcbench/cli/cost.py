@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from bcbench.cli.common import make_console
+from bcbench.threads import apply_threads, choose_threads
 
 PRECISION_CHOICES = ("no", "fp16", "bf16")  # bcbench.device.PRECISIONS, without importing torch to parse
 
@@ -42,6 +43,11 @@ def add_cost_parser(commands: Any) -> None:
     parser.add_argument("--train-batch-size", type=int, help="also measure training throughput at this batch")
     parser.add_argument("--no-energy", action="store_true", help="skip the NVML energy loop on CUDA")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: this process's accelerate device)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="intra-op CPU threads (default: OMP_NUM_THREADS when set, else the free cores; recorded)",
+    )
     parser.add_argument("--out", default="results/cost", help="folder for cost.csv/.json")
     parser.set_defaults(handler=_cost)
 
@@ -61,8 +67,12 @@ def _cost(args: argparse.Namespace) -> int:
     if not state.is_main_process:
         return 0
     console = make_console()
+    plan = choose_threads(args.threads)
+    apply_threads(plan)
+    if plan.warning:
+        print(f"note: {plan.warning}", file=sys.stderr)
     settings = dict(vars(args), device=args.device or str(state.device), energy=not args.no_energy)
-    for key in ("models", "no_energy", "out", "command", "handler"):
+    for key in ("models", "no_energy", "out", "command", "handler", "threads"):
         settings.pop(key)
     started = time.perf_counter()
 
@@ -75,6 +85,8 @@ def _cost(args: argparse.Namespace) -> int:
 
     rows = table.measure_named_models(args.models, build, on_done=report, **settings)
     console.print(table.format_cost_table(rows, args.batch_sizes))
-    csv_path, json_path = table.write_cost_results(rows, args.out, args.batch_sizes, settings)
+    csv_path, json_path = table.write_cost_results(
+        rows, args.out, args.batch_sizes, {**settings, **plan.record()}
+    )
     console.print(f"wrote {csv_path} and {json_path}")
     return 1 if any(row["status"] != "ok" for row in rows) else 0

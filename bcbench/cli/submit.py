@@ -87,14 +87,16 @@ def _submit(args: argparse.Namespace) -> int:
 
     from bcbench.cli.commands import default_config_path
     from bcbench.config import load_config
-    from bcbench.sweep import plan_runs, preflight, prepare_directory, sweep_dir
+    from bcbench.sweep import choose_folder, plan_runs, preflight, prepare_directory
 
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: submit at least 1 worker")
     minutes = parse_minutes(args.time)
     config = load_config(args.config or default_config_path(), [*args.overrides, *args.set])
     planned = plan_runs(config)
-    directory = sweep_dir(config, args.fresh)
+    directory, note = choose_folder(config, args.fresh)
+    if note:
+        print(f"note: {note}")
     preflight(config, planned, torch.device("cpu"), directory)  # bad models or folders: before queueing
     prepare_directory(directory, config)
     console = make_console()

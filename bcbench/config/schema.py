@@ -240,6 +240,9 @@ class Config:
     # together; auto: grid unless there are fewer runs than processes
     strategy: Literal["auto", "grid", "ddp"] = "auto"
     tracking: Literal["none", "tensorboard"] = "none"  # Accelerate experiment trackers
+    # intra-op CPU threads of each worker; None: OMP_NUM_THREADS when set, else the free cores (the CPUs
+    # this process may use minus the load average, at least 1); recorded in every record's env
+    threads: int | None = None
     models: tuple[str, ...] = ("simple_cnn", "study_mobilenet", "resnet18")
     seeds: tuple[int, ...] = (0, 1, 2)
     model_options: dict[str, ModelOptions] = field(default_factory=dict)
@@ -260,6 +263,7 @@ class Config:
             raise ConfigError("config key 'models' must name at least one model")
         if not self.seeds:
             raise ConfigError("config key 'seeds' must list at least one seed")
+        _positive(self.threads, "threads")
 
 
 def _positive(value: float | int | None, where: str) -> None:

@@ -4,13 +4,15 @@ loop (``worker``), several workers per device (``spawn``) and the orchestration 
 (``runner``: ``run_sweep`` returns a ``SweepResult``)."""
 
 from bcbench.sweep.execute import RunExecutor, describe_failure
-from bcbench.sweep.plan import PlannedRun, make_run_id, plan_runs, sweep_dir
+from bcbench.sweep.folder import choose_folder
+from bcbench.sweep.plan import PlannedRun, make_run_id, plan_runs
 from bcbench.sweep.runner import SweepResult, preflight, prepare_directory, run_sweep, summarise_sweep
 
 __all__ = [
     "PlannedRun",
     "RunExecutor",
     "SweepResult",
+    "choose_folder",
     "describe_failure",
     "make_run_id",
     "plan_runs",
@@ -18,5 +20,4 @@ __all__ = [
     "prepare_directory",
     "run_sweep",
     "summarise_sweep",
-    "sweep_dir",
 ]

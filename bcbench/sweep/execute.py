@@ -25,6 +25,7 @@ from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
 from bcbench.sweep.plan import PlannedRun
 from bcbench.sweep.progress import SilentObserver, SweepObserver
+from bcbench.threads import ThreadPlan, load_average
 from bcbench.train import RunOutcome, train_run
 
 
@@ -53,6 +54,7 @@ class RunExecutor:
         self.strategy = strategy
         # with ddp every process trains every run and only the main process records it
         self.writes = strategy == "grid" or accelerator.is_main_process
+        self.thread_plan: ThreadPlan | None = None  # recorded in every record's env (bcbench.threads)
 
     def load_data(self, planned: list[PlannedRun]) -> None:
         """Decode every distinct data configuration, its folds and external sets, up front."""
@@ -102,6 +104,8 @@ class RunExecutor:
                 tracker.finish()
         record.finished_at = _now()
         record.wall_seconds = time.time() - started
+        if record.env is not None:
+            record.env.load_end = load_average()
         return record
 
     def _train(self, planned: PlannedRun, data: DataBundle, tracker: Any) -> RunOutcome:
@@ -135,6 +139,7 @@ class RunExecutor:
             num_processes=self.accelerator.num_processes,
             process_index=self.accelerator.process_index,
             mixed_precision=planned.config.train.mixed_precision or "no",
+            **(self.thread_plan.record() if self.thread_plan is not None else {}),
         )
         return RunRecord(
             sweep=self.config.name,

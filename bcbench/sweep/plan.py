@@ -6,7 +6,6 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bcbench.config import Config, build_config, set_dotted, to_dict
@@ -119,15 +118,3 @@ def plan_runs(config: Config) -> list[PlannedRun]:
                     run_config = resolve_run_config(cell_config, model, seed)
                     planned.append(PlannedRun(len(planned), spec, run_config, make_run_id(spec, run_config)))
     return planned
-
-
-def sweep_dir(config: Config, fresh: bool = False) -> Path:
-    """results/<name>; with ``fresh`` the first unused results/<name>-N instead (nothing is deleted)."""
-    base = Path(config.output_dir) / config.name
-    if not fresh or not base.exists():
-        return base
-    for number in itertools.count(2):
-        candidate = base.with_name(f"{base.name}-{number}")
-        if not candidate.exists():
-            return candidate
-    raise AssertionError("unreachable")

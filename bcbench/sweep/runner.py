@@ -6,7 +6,9 @@ into an exit code."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ from bcbench.cost import CostMeter
 from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, BcbenchError, ConfigError
 from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
 from bcbench.sweep.execute import RunExecutor
+from bcbench.sweep.folder import choose_folder, holds_records
 from bcbench.sweep.identity import new_worker_id
-from bcbench.sweep.plan import PlannedRun, plan_runs, sweep_dir
+from bcbench.sweep.plan import PlannedRun, plan_runs
 from bcbench.sweep.progress import RichObserver
 from bcbench.sweep.queue import ClaimBoard, check_claims_folder
 from bcbench.sweep.spawn import check_layout, run_processes, worker_slots
 from bcbench.sweep.worker import QueueWorker, WorkerOutcome
+from bcbench.threads import ThreadPlan, apply_threads, choose_threads
 
 
 def make_accelerator() -> Any:
@@ -91,16 +95,52 @@ def run_sweep(
     printed (nothing is printed without one)."""
     console = console or Console(quiet=True)
     planned = plan_runs(config)
-    directory = directory or sweep_dir(config, fresh)
+    if directory is None:
+        directory, note = choose_folder(config, fresh)
+        if note:
+            console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     if dry_run:
-        for item in planned:
-            console.print(
-                f"{item.run_id}  model={item.spec.model} seed={item.spec.seed} {item.spec.axes or ''}"
-            )
-        return SweepResult(directory, planned)
-    if config.queue.workers_per_device > 1:
-        return run_local_workers(config, planned, directory, console)
-    return run_worker(config, planned, directory, console)
+        return dry_run_plan(config, planned, directory, console)
+    with removed_if_the_start_fails(directory):
+        if config.queue.workers_per_device > 1:
+            return run_local_workers(config, planned, directory, console)
+        return run_worker(config, planned, directory, console)
+
+
+@contextmanager
+def removed_if_the_start_fails(directory: Path) -> Iterator[None]:
+    """A folder this call created is removed again when the sweep stops with an error before any run was
+    recorded (a mistyped model, a missing data folder), so failed starts leave nothing behind."""
+    existed = directory.exists()
+    try:
+        yield
+    except BcbenchError:
+        if not existed and directory.exists() and not holds_records(directory):
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def dry_run_plan(config: Config, planned: list[PlannedRun], directory: Path, console: Console) -> SweepResult:
+    """What a start would do, checked as far as it can be without training: the models and their
+    weights, the data root, the output folder; then every planned run and whether it is recorded."""
+    from bcbench.models import check_model
+
+    for model, weights, size, stem in {_model_key(item) for item in planned}:
+        check_model(model, weights, size, stem)
+    check_data_root(config)
+    check_creatable(directory)
+    latest = {r.run_id: r for r in read_sweep(directory).newest()} if directory.is_dir() else {}
+    done = sum(1 for item in planned if item.run_id in latest and latest[item.run_id].ok)
+    console.print(f"sweep folder: {directory} ({done} of {len(planned)} runs recorded ok)", soft_wrap=True)
+    console.print(f"data: {describe_data_root(config)}", soft_wrap=True)
+    for item in planned:
+        record = latest.get(item.run_id)
+        state = "pending" if record is None else ("recorded ok" if record.ok else "failed: will be retried")
+        axes = f" {item.spec.axes}" if item.spec.axes else ""
+        console.print(
+            f"{item.run_id}  model={item.spec.model} seed={item.spec.seed}{axes}  ({state})", markup=False
+        )
+    return SweepResult(directory, planned, records=list(latest.values()))
 
 
 def sweep_result(directory: Path, planned: list[PlannedRun], **outcome: Any) -> SweepResult:
@@ -155,6 +195,8 @@ def run_worker(
     strategy = resolve_strategy(config.strategy, len(planned), accelerator.num_processes)
     main = accelerator.is_main_process
     process_console = console if main else Console(quiet=True)
+    warn = _warner(console if main else Console(stderr=True), label)
+    plan = threads_for(config, accelerator.device, warn if main else None)
     preflight(config, planned, accelerator.device, directory)
     if main:
         prepare_directory(directory, config)
@@ -163,9 +205,10 @@ def run_worker(
         executor = RunExecutor(
             config, accelerator, directory, observer, CostMeter(accelerator.device), strategy, worker_id
         )
+        executor.thread_plan = plan
         executor.load_data(planned)  # decode before any training: bad data fails here, not per run
         try:
-            outcome = _work(executor, planned, _warner(console if main else Console(stderr=True), label))
+            outcome = _work(executor, planned, warn)
         except KeyboardInterrupt:
             process_console.print(
                 "[yellow]interrupted:[/] the run in progress was abandoned and given back to the queue; "
@@ -202,6 +245,15 @@ def _work(executor: RunExecutor, planned: list[PlannedRun], warn: Callable[[str]
     return worker.run()
 
 
+def threads_for(config: Config, device: Any, warn: Callable[[str], None] | None) -> ThreadPlan:
+    """This worker's CPU threads (``bcbench.threads``), applied, with a warning on a busy machine."""
+    plan = choose_threads(config.threads)
+    apply_threads(plan)
+    if warn is not None and plan.warning and getattr(device, "type", "cpu") == "cpu":
+        warn(plan.warning)
+    return plan
+
+
 def _warner(console: Console, label: str) -> Callable[[str], None]:
     prefix = f"{label} " if label else ""
     return lambda message: console.print(f"[yellow]note:[/] {prefix}{escape(message)}", highlight=False)
@@ -215,8 +267,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
 
     checked = set()
     for item in planned:
-        options = item.config.options_for(item.spec.model)
-        key = (item.spec.model, options.weights, item.config.data.image_size, options.small_input_stem)
+        key = _model_key(item)
         if key not in checked:
             check_model(*key)
             checked.add(key)
@@ -231,6 +282,35 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
             )
     check_writable(directory)
     check_claims_folder(directory)
+
+
+def _model_key(item: PlannedRun) -> tuple[str, str | None, int, bool]:
+    options = item.config.options_for(item.spec.model)
+    return item.spec.model, options.weights, item.config.data.image_size, options.small_input_stem
+
+
+def check_data_root(config: Config) -> None:
+    """The data root (and each external set) exists: the check a start makes before decoding."""
+    locations = {
+        "data.root": config.data.root,
+        **{f"data.external.{k}": v for k, v in config.data.external.items()},
+    }
+    for key, location in locations.items():
+        if location is not None and not Path(location).expanduser().exists():
+            raise ConfigError(f"config key {key!r}: {location} does not exist; point it at your data")
+
+
+def describe_data_root(config: Config) -> str:
+    if config.data.root is None:
+        return "the embedded synthetic data set (BUSI-like, written on first use)"
+    return str(Path(config.data.root).expanduser())
+
+
+def check_creatable(directory: Path) -> None:
+    """The sweep folder exists and is writable, or the nearest existing folder above it is."""
+    existing = next(parent for parent in (directory, *directory.parents) if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"results folder {directory} cannot be created in {existing}; set output_dir")
 
 
 def check_writable(directory: Path) -> None:

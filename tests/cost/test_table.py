@@ -27,7 +27,18 @@ def test_table_lists_ok_and_failed_models() -> None:
 
 def test_cli_measures_writes_files_and_reports_failures(tmp_path: Path) -> None:
     argv = ["--models", "simple_cnn", "no_such_model", "--batch-sizes", "1", "2", "--image-size", "32"]
-    argv += ["--warmup", "0", "--iterations", "2", "--device", "cpu", "--out", str(tmp_path)]
+    argv += [
+        "--warmup",
+        "0",
+        "--iterations",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+        "--threads",
+        "1",
+    ]
     assert main(["cost", *argv]) == 1  # one model failed, the other was still measured
     with open(tmp_path / "cost.csv", newline="") as handle:
         rows = {row["model"]: row for row in csv.DictReader(handle)}
@@ -35,5 +46,6 @@ def test_cli_measures_writes_files_and_reports_failures(tmp_path: Path) -> None:
     assert rows["no_such_model"]["status"] == "failed" and "no_such_model" in rows["no_such_model"]["error"]
     document = json.loads((tmp_path / "cost.json").read_text())
     assert document["settings"]["image_size"] == 32
+    assert (document["settings"]["threads"], document["settings"]["thread_source"]) == (1, "config")
     measured = document["results"][0]
-    assert set(measured) >= CONTRACT_KEYS and measured["image_size"] == 32
+    assert set(measured) >= CONTRACT_KEYS and measured["image_size"] == 32 and measured["threads"] == 1

@@ -12,7 +12,7 @@ import bcbench.sweep.plan
 import bcbench.sweep.runner
 from bcbench.cli import main as cli_main
 from bcbench.config import Config
-from bcbench.sweep import run_sweep
+from bcbench.sweep import choose_folder, run_sweep
 from tests import helpers
 from tests.helpers import json_records, newest_json_records, quiet_console, run_in_process
 
@@ -121,13 +121,31 @@ def test_same_seed_and_config_give_the_same_numbers(synthetic_root, tmp_path):
 def test_fresh_starts_a_new_folder(synthetic_root, tmp_path):
     config = tiny_config(synthetic_root, tmp_path)
     (tmp_path / "tiny").mkdir()
-    assert bcbench.sweep.plan.sweep_dir(config, fresh=True) == tmp_path / "tiny-2"
-    assert bcbench.sweep.plan.sweep_dir(config, fresh=False) == tmp_path / "tiny"
+    assert choose_folder(config, fresh=True) == (
+        tmp_path / "tiny-2",
+        f"--fresh: writing to the new folder {tmp_path / 'tiny-2'}",
+    )
+    assert choose_folder(config, fresh=False) == (tmp_path / "tiny", "")
 
 
-def test_cli_dry_run_lists_the_grid(capsys):
-    assert run_in_process(cli_main, ["run", "--dry-run", "seeds=[0,1]", "models=[simple_cnn,resnet18]"]) == 0
-    assert capsys.readouterr().out.count("model=") == 4
+def test_cli_dry_run_lists_the_grid_the_folder_and_what_is_recorded(tmp_path, capsys):
+    args = ["run", "--dry-run", "seeds=[0,1]", "models=[simple_cnn,resnet18]", f"output_dir={tmp_path}"]
+    assert run_in_process(cli_main, args) == 0
+    out = capsys.readouterr().out
+    assert out.count("model=") == 4 and out.count("(pending)") == 4
+    assert f"sweep folder: {tmp_path / 'default'} (0 of 4 runs recorded ok)" in out
+    assert "data: the embedded synthetic data set" in out
+    assert not (tmp_path / "default").exists()  # a dry run creates nothing
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("models=[resnet1O1]", "resnet1O1"), ("data.root=/no/such/folder", "/no/such/folder does not exist")],
+)
+def test_cli_dry_run_checks_what_a_start_checks(tmp_path, capsys, override, message):
+    assert run_in_process(cli_main, ["run", "--dry-run", override, f"output_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and err.count("\n") == 1
 
 
 def test_cli_config_error_is_one_line_without_traceback(capsys):
