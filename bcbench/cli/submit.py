@@ -145,8 +145,17 @@ def make_executor(args: argparse.Namespace, folder: Path, minutes: int, summary_
         )
         if not summary_after:
             parameters["slurm_array_parallelism"] = args.workers
+            parameters["slurm_signal_delay_s"] = signal_delay_seconds(minutes)
     executor.update_parameters(**parameters)
     return executor
+
+
+def signal_delay_seconds(minutes: int) -> int:
+    """How long before its time limit a worker task is told to requeue itself (submitit's USR2). A worker
+    gives its run back in about a second; SLURM sends the signal at its next check (every 30 s) once
+    the time left is under delay + 30 s. submitit's default, 90 s, would signal a task of 1 or 2 minutes
+    at its first check, before it trains anything, every time it starts."""
+    return max(5, min(90, minutes * 60 // 10))
 
 
 def _wait_locally(jobs: list, config: Config, directory: Path, console: Console) -> int:
