@@ -36,7 +36,7 @@ install_packages() {
     return 0
   fi
   command -v apt-get >/dev/null || fail "slurm-wlm and munge are missing and there is no apt-get to install them"
-  echo "installing slurm-wlm and munge with apt-get (about a minute)"
+  echo "installing slurm-wlm and munge with apt-get (under a minute)"
   local log="$STATE/apt.log"
   if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
     slurm-wlm munge; } >"$log" 2>&1; then
