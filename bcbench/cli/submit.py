@@ -10,6 +10,7 @@ only train do not need it.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ class WorkerTask:
         # its run back at once, which the worker does when interrupted
         signal.signal(signal.SIGTERM, interrupt)
         signal.signal(signal.SIGINT, interrupt)
+        keep_working_when_not_requeued()
         return run_sweep(self.config, directory=self.directory, console=make_console()).exit_code
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
@@ -42,6 +44,25 @@ class WorkerTask:
         import submitit
 
         return submitit.helpers.DelayedSubmission(WorkerTask(self.config, self.directory))
+
+
+def keep_working_when_not_requeued() -> None:
+    """submitit's time-limit handler (USR2) raises UncompletedJobError when it will not requeue the task
+    (requeued too often already): raised inside training, that error became a failed record of the run in
+    progress. Swallowed instead, the worker carries on until SLURM's SIGTERM at the limit gives the run
+    back (a requeue, the other path, exits with SystemExit, which gives the run back too)."""
+    number = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    submitit_handler = signal.getsignal(number) if number is not None else None
+    if not callable(submitit_handler):
+        return
+
+    def on_time_limit(signum: int, frame: Any) -> None:
+        try:
+            submitit_handler(signum, frame)
+        except Exception as error:  # not requeued: say so and carry on
+            make_console().print(f"[yellow]note:[/] not requeued ({error}); working on until the time limit")
+
+    signal.signal(number, on_time_limit)
 
 
 class SummaryTask:
@@ -141,8 +162,17 @@ def make_executor(args: argparse.Namespace, folder: Path, minutes: int, summary_
         )
         if not summary_after:
             parameters["slurm_array_parallelism"] = args.workers
+            parameters["slurm_signal_delay_s"] = signal_delay_seconds(minutes)
     executor.update_parameters(**parameters)
     return executor
+
+
+def signal_delay_seconds(minutes: int) -> int:
+    """How long before its time limit a worker task is told to requeue itself (submitit's USR2). A worker
+    gives its run back in about a second; SLURM sends the signal at its next check (every 30 s) once
+    the time left is under delay + 30 s. submitit's default, 90 s, would signal a task of 1 or 2 minutes
+    at its first check, before it trains anything, every time it starts."""
+    return max(5, min(90, minutes * 60 // 10))
 
 
 def _wait_locally(jobs: list, config: Config, directory: Path, console: Console) -> int:
