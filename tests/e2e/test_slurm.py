@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from bcbench.cli.submit import keep_working_when_not_requeued, signal_delay_seconds, submit_command
+from bcbench.cli import main as cli_main
+from bcbench.cli.submit import keep_working_when_not_requeued, signal_delay_seconds
 from bcbench.sweep.identity import process_gone
 from bcbench.sweep.queue import Claim
 from tests.helpers import REPO, json_records, live_claims, run_in_process, shard_files, tiny_sweep_args
@@ -174,7 +175,7 @@ def task_mid_run(directory: Path, besides: str = "") -> Held | None:
 
 
 def submit(*args: str) -> None:
-    assert run_in_process(submit_command, ["--cpus-per-task", "1", *args]) == 0
+    assert run_in_process(cli_main, ["submit", "--cpus-per-task", "1", *args]) == 0
 
 
 @pytest.fixture(scope="module")
