@@ -28,3 +28,24 @@ STUDY_BRIGHTNESS = 0.2
 STUDY_CONTRAST = 0.2
 STUDY_BATCH_SIZE = 8
 STUDY_LR = 1e-3
+
+# the study's recipe as the dotted config keys of a run's resolved config (what a deviation is measured
+# against); the learning rate and weights are per model
+STUDY_PROTOCOL: dict[str, object] = {
+    "data.preprocess": "shorter_crop",
+    "data.resize_shorter": STUDY_RESIZE_SHORTER,
+    "data.image_size": STUDY_IMAGE_SIZE,
+    "data.normalize": "imagenet",
+    "augment.mode": "study",
+    "train.epochs": 20,
+    "train.batch_size": STUDY_BATCH_SIZE,
+    "train.optimizer": "adam",
+    "train.scheduler": "step",
+    "train.step_size": 7,
+    "train.gamma": 0.1,
+    "train.early_stopping_patience": 2,
+    "train.min_epochs": 5,
+    "train.select_by": "val_loss",
+}
+STUDY_MODEL_LR = {"simple_cnn": 1e-3, "study_mobilenet": 1e-3, "resnet101": 5e-5}
+STUDY_MODEL_WEIGHTS = {"resnet101": "IMAGENET1K_V1"}

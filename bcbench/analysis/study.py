@@ -6,9 +6,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from bcbench.analysis.summary import CONFIDENCE
-from bcbench.record import RunRecord, group_records, metric_value, ok_records
+from bcbench.record import RunRecord, flatten, group_records, metric_value, ok_records
 from bcbench.stats import describe
-from bcbench.study import STUDY_MANIFEST_SUFFIXES, STUDY_REFERENCE, STUDY_SPLIT_FILE
+from bcbench.study import (
+    STUDY_MANIFEST_SUFFIXES,
+    STUDY_MODEL_LR,
+    STUDY_MODEL_WEIGHTS,
+    STUDY_PROTOCOL,
+    STUDY_REFERENCE,
+    STUDY_SPLIT_FILE,
+)
 
 Records = Iterable[RunRecord | dict[str, Any]]
 
@@ -53,3 +60,34 @@ def study_reference_rows(records: Records) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def study_deviations(records: Records) -> list[str]:
+    """Where the runs beside the study's numbers did not follow its protocol (empty without the study's
+    split): each setting that differs, with the study's value, and the models it concerns."""
+    ok = [r for r in ok_records(records) if uses_study_split(r) and str(r.model) in STUDY_REFERENCE]
+    found: dict[str, list[str]] = {}
+    for record in ok:
+        for text in _record_deviations(record):
+            found.setdefault(text, [])
+            if str(record.model) not in found[text]:
+                found[text].append(str(record.model))
+    every = {str(r.model) for r in ok}
+    return [
+        text if set(models) == every else f"{text} ({', '.join(models)})" for text, models in found.items()
+    ]
+
+
+def _record_deviations(record: RunRecord) -> list[str]:
+    config = flatten(record.config or {})
+    expected = {**STUDY_PROTOCOL, "train.lr": STUDY_MODEL_LR.get(str(record.model))}
+    texts = [
+        f"{key} = {config.get(key)!r} (study: {value!r})"
+        for key, value in expected.items()
+        if value is not None and key in config and config[key] != value
+    ]
+    weights = STUDY_MODEL_WEIGHTS.get(str(record.model))
+    used = config.get(f"model_options.{record.model}.weights")
+    if weights is not None and used != weights:
+        texts.append(f"{record.model} weights = {used!r} (study: {weights!r}, ImageNet-pretrained)")
+    return texts

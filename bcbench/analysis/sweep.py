@@ -32,7 +32,7 @@ from bcbench.analysis.figures import (
 from bcbench.analysis.methods import how_intervals_were_made
 from bcbench.analysis.runs import per_run_rows
 from bcbench.analysis.stored import check_stored_predictions
-from bcbench.analysis.study import study_reference_rows
+from bcbench.analysis.study import study_deviations, study_reference_rows
 from bcbench.analysis.summary import interval_method, pairwise_frame, summary_frame, test_train_ratio
 from bcbench.analysis.units import PredictionUnit, build_units, pool_units
 from bcbench.record import RunRecord, group_records, is_cross_validation, newest_per_run
@@ -72,6 +72,7 @@ class SweepAnalysis:
     crossval: list[dict[str, Any]] = field(default_factory=list)
     external: list[dict[str, Any]] = field(default_factory=list)
     study: list[dict[str, Any]] = field(default_factory=list)
+    study_deviations: list[str] = field(default_factory=list)  # the protocol settings the runs changed
     stored: dict[str, list[str]] = field(default_factory=dict)  # run_id -> test keys not recomputed
     per_run: list[dict[str, Any]] = field(default_factory=list)
     confusion: list[ConfusionPanel] = field(default_factory=list)
@@ -105,6 +106,7 @@ def analyse(
         crossval=crossval_rows(ok, pooled) if pooled is not None else [],
         external=external_rows(ok),
         study=study_reference_rows(ok),
+        study_deviations=study_deviations(ok),
         stored=check_stored_predictions(ok, directory),
         per_run=per_run_rows(ok),
         confusion=confusion_panels(ok),

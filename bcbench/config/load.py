@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 import warnings
@@ -76,12 +77,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}".replace("\n", " ")) from None
+        raise ConfigError(yaml_error_message(path, error)) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(loaded).__name__}")
     return loaded
+
+
+def yaml_error_message(path: Path, error: yaml.YAMLError) -> str:
+    """One line naming the file, the line and column, and what the parser expected there."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"config file {path} is not valid YAML{where}: {detail}"
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -91,6 +102,11 @@ def _parse_override(text: str) -> tuple[str, Any]:
     try:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
+        if value.strip().startswith(("[", "{")):
+            raise ConfigError(
+                f"override {text!r} is not a complete list or mapping (an unclosed bracket?); write it whole "
+                "and quote it for the shell, e.g. 'models=[simple_cnn,resnet18]'"
+            ) from None
         parsed = value
     return key.strip(), parsed
 
@@ -156,15 +172,37 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"config key {where!r} must be one of {choices}, got {value!r}")
         return value
     if origin is tuple:
-        items = [value] if isinstance(value, (str, int, float)) else value
-        if not isinstance(items, (list, tuple)):
-            raise ConfigError(f"config key {where!r} must be a list, got {value!r}")
+        items = _as_list(value, args[0], where)
         return tuple(_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(items))
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"config key {where!r} must be a mapping, got {value!r}")
         return {str(k): _coerce(args[1], v, join_key(where, str(k))) for k, v in value.items()}
     return _coerce_scalar(hint, value, where)
+
+
+RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+
+
+def _as_list(value: Any, item_type: Any, where: str) -> list[Any]:
+    """The items of a list-valued key: a list; ``a..b`` (integers a to b, both included); a comma-separated
+    string (``models=simple_cnn,resnet18``); one other value as a list of one, but for ``seeds``, where a
+    lone number would be ambiguous (one seed, or how many?)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str) and item_type is int and RANGE.match(value):
+        low, high = (int(part) for part in RANGE.match(value).groups())
+        return list(range(low, high + 1))
+    if isinstance(value, str) and "," in value:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if where == "seeds" and isinstance(value, int) and not isinstance(value, bool):
+        raise ConfigError(
+            f"config key 'seeds' is a list of seeds, got {value!r}: seeds=[{value}] runs seed {value}, "
+            f"seeds=0..{max(value - 1, 0)} runs seeds 0 to {max(value - 1, 0)}"
+        )
+    if isinstance(value, (str, int, float)):
+        return [value]
+    raise ConfigError(f"config key {where!r} must be a list, got {value!r}")
 
 
 def _yaml11_word(value: Any, choices: tuple[Any, ...]) -> Any:

@@ -10,7 +10,7 @@ sets), ``summary`` (the record's data block) and ``synthetic`` (the embedded def
 from bcbench.data.augment import BatchAugmenter
 from bcbench.data.build import build_data, resolve_root
 from bcbench.data.bundle import DataBundle
-from bcbench.data.decode import StreamedImages, decode_images, load_rgb, preprocess
+from bcbench.data.decode import StreamedImages, crop_warning, decode_images, load_rgb, preprocess
 from bcbench.data.discover import discover_images
 from bcbench.data.external import ExternalSet, build_external
 from bcbench.data.folds import kfold_splits
@@ -31,6 +31,7 @@ __all__ = [
     "StreamedImages",
     "build_data",
     "build_external",
+    "crop_warning",
     "csv_mask_files",
     "decode_images",
     "discover_images",

@@ -291,3 +291,22 @@ class StreamedImages:
 def _streaming_pool() -> ThreadPoolExecutor:
     """One pool for every streamed batch (not a new one per batch in the training loop)."""
     return ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="bcbench-decode")
+
+
+SMALL_CROP_SHARE = 0.5
+
+
+def crop_warning(data_config: DataConfig) -> str:
+    """One line when ``shorter_crop`` keeps less than half of the resized shorter-side square ("" else):
+    ``image_size=32`` with the study's ``resize_shorter=256`` keeps 1.6% of it, the centre only."""
+    if data_config.preprocess != "shorter_crop":
+        return ""
+    share = (data_config.image_size / data_config.resize_shorter) ** 2
+    if share >= SMALL_CROP_SHARE:
+        return ""
+    size, shorter = data_config.image_size, data_config.resize_shorter
+    return (
+        f"data.image_size={size} with data.resize_shorter={shorter} keeps the central {size} x {size} px of "
+        f"the resized image ({share:.1%} of its shorter-side square): set data.resize_shorter="
+        f"{round(size * 256 / 224)} (256 -> 224, scaled) or preprocess: square"
+    )

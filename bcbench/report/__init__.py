@@ -7,6 +7,7 @@ figures (``figures``, ``clinical_figures``), sweeps side by side (``compare``) a
 from bcbench.report.compare import comparison_table
 from bcbench.report.markdown import render_markdown
 from bcbench.report.tables import pairwise_grid, summary_grid, summary_table
+from bcbench.report.terminal import terminal_tables
 from bcbench.report.write import rebuild, write_report
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "render_markdown",
     "summary_grid",
     "summary_table",
+    "terminal_tables",
     "write_report",
 ]

@@ -69,7 +69,7 @@ def _header(context: ReportContext) -> list[str]:
 def _summary(context: ReportContext) -> list[str]:
     grid = summary_grid(context.analysis)
     out = ["## Summary", "", grid.markdown(), "", grid.caption, ""]
-    reference = study_reference_markdown(context.analysis.study)
+    reference = study_reference_markdown(context.analysis.study, context.analysis.study_deviations)
     if reference:
         out += ["### Reported by the study (one seed) vs this sweep", "", reference, ""]
     return out

@@ -10,8 +10,9 @@ from bcbench.record import metric_named
 from bcbench.report.format import fmt, markdown_table, missing
 
 
-def study_reference_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """The table of ``analysis.study`` rows (empty text when the sweep did not use the study's split)."""
+def study_reference_markdown(rows: Sequence[dict[str, Any]], deviations: Sequence[str] = ()) -> str:
+    """The table of ``analysis.study`` rows and the protocol ``deviations`` beside it (empty text when the
+    sweep did not use the study's split)."""
     if not rows:
         return ""
     table = []
@@ -39,7 +40,14 @@ def study_reference_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "this sweep min - max",
         "seeds",
     ]
-    return (
+    text = (
         "The reference study trained each model once (one seed) on the same published split. "
         "A single seed is one draw from the distribution below.\n\n" + markdown_table(headers, table)
+    )
+    if not deviations:
+        return text + "\n\nThese runs followed the study's protocol (preprocessing, recipe, epochs)."
+    listed = "\n".join(f"- {deviation}" for deviation in deviations)
+    return (
+        f"{text}\n\n**Not the study's protocol**, so the numbers are not comparable one to one; these runs "
+        f"differ in:\n\n{listed}"
     )

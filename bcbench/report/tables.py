@@ -8,6 +8,7 @@ minority class, and the epochs run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,42 +98,89 @@ def summary_columns(ok: Sequence[RunRecord], measured: Callable[[str], bool]) ->
     return [*costs, *scores, *info]
 
 
-def _cell(metric: Metric, summary: dict[str, Any]) -> str:
+VARYING_COSTS = ("latency_p50_ms", "infer_throughput", "train_throughput", "train_seconds", "peak_memory_mb")
+
+
+def _cell(metric: Metric, summary: dict[str, Any], interval: bool = True) -> str:
+    """A score: mean ± std [interval] (``interval`` off: mean ± std, or why there is no interval); a
+    timing: median (min-max) over runs, so a noisy run shows; a fixed cost (params, FLOPs): its value."""
     if metric.kind == "score":
-        return fmt_stat(summary)
-    mean = summary.get("mean")
-    value = None if missing(mean) else mean / metric.scale
-    return fmt_sig(value) if metric.digits is None else fmt(value, metric.digits)
+        return fmt_stat(summary) if interval else fmt_stat(summary).split(" [")[0]
+    if missing(summary.get("median")):
+        return "-"
+    median, low, high = (summary[key] / metric.scale for key in ("median", "min", "max"))
+    number = fmt_sig if metric.digits is None else (lambda value: fmt(value, metric.digits))
+    if metric.name not in VARYING_COSTS or number(low) == number(high):
+        return number(median)
+    return f"{number(median)} ({number(low)}-{number(high)})"
+
+
+def _centre(metric: Metric, summary: dict[str, Any]) -> float | None:
+    """What "best in its column" compares: the mean of a score, the median of a cost."""
+    value = summary.get("mean" if metric.kind == "score" else "median")
+    return None if missing(value) else value
+
+
+@dataclass
+class SummaryColumn:
+    """One metric's column of the summary: header, a cell per model, which cells are best."""
+
+    metric: Metric
+    header: str
+    cells: list[str]
+    best: list[bool]
+
+
+def summary_columns_of(analysis: SweepAnalysis, interval: bool = True) -> list[SummaryColumn]:
+    """The summary's metric columns (see ``summary_columns``), one cell per model of ``analysis.groups``."""
+    stats = {(row["model"], row["metric"]): row for row in analysis.summary.to_dict("records")}
+    labels = list(analysis.groups)
+
+    def measured(name: str) -> bool:
+        return any(not missing(stats.get((label, name), {}).get("mean")) for label in labels)
+
+    minority = minority_class(analysis.ok)
+    columns = []
+    for metric in summary_columns(analysis.ok, measured):
+        summaries = [stats.get((label, metric.name), {}) for label in labels]
+        header = f"{metric.label}*" if minority and metric.name == f"recall_{minority}" else metric.label
+        if metric.kind == "cost" and metric.name in VARYING_COSTS:
+            header += " (median, min-max)"
+        cells = [_cell(metric, summary, interval) for summary in summaries]
+        best = best_flags([_centre(metric, summary) for summary in summaries], metric.better)
+        columns.append(SummaryColumn(metric, header, cells, best))
+    return columns
+
+
+def summary_caption(analysis: SweepAnalysis) -> str:
+    groups, ok = analysis.groups, analysis.ok
+    spread = "over folds (mean over seeds per fold)" if analysis.cross_validation else "over seeds"
+    caption = (
+        f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std {spread} "
+        f"[{CONFIDENCE:.0%} interval of the mean: {analysis.interval_method}]; timings: median (min-max) "
+        "over runs; best per column in bold green."
+    )
+    minority = minority_class(ok)
+    if minority is not None:
+        caption += (
+            f" *{minority} is the minority class (the fewest images): its recall is the first to suffer when "
+            "a model leans on the majority."
+        )
+    return caption
 
 
 def summary_grid(analysis: SweepAnalysis) -> TableModel:
     """One row per model: cost and test scores over seeds (or folds), from the analysis's summary."""
-    groups, ok = analysis.groups, analysis.ok
-    stats = {(row["model"], row["metric"]): row for row in analysis.summary.to_dict("records")}
-
-    def summary(label: str, metric: str) -> dict[str, Any]:
-        return stats.get((label, metric), {})
-
-    def mean(label: str, metric: str) -> float | None:
-        value = summary(label, metric).get("mean")
-        return None if missing(value) else value
-
-    columns = summary_columns(ok, lambda name: any(mean(label, name) is not None for label in groups))
-    labels = list(groups)
-    rows = [[label, str(len(groups[label]))] for label in labels]
-    best = [[False, False] for _ in labels]
-    for metric in columns:
-        flags = best_flags([mean(label, metric.name) for label in labels], metric.better)
-        for row, flag_row, label, flag in zip(rows, best, labels, flags, strict=True):
-            row.append(_cell(metric, summary(label, metric.name)))
-            flag_row.append(flag)
-    spread = "over folds (mean over seeds per fold)" if analysis.cross_validation else "over seeds"
-    caption = (
-        f"{seeds_description(groups)}; split: {split_description(ok)}. Scores: mean ± std {spread} "
-        f"[{CONFIDENCE:.0%} interval of the mean: {analysis.interval_method}]; best per column in bold green."
-    )
-    headers = ["model", "runs", *(metric.label for metric in columns)]
-    return TableModel(f"Test metrics per model ({seeds_description(groups)})", headers, rows, best, caption)
+    groups = analysis.groups
+    columns = summary_columns_of(analysis)
+    rows = [
+        [label, str(len(runs)), *(c.cells[i] for c in columns)]
+        for i, (label, runs) in enumerate(groups.items())
+    ]
+    best = [[False, False, *(c.best[i] for c in columns)] for i in range(len(groups))]
+    headers = ["model", "runs", *(c.header for c in columns)]
+    title = f"Test metrics per model ({seeds_description(groups)})"
+    return TableModel(title, headers, rows, best, summary_caption(analysis))
 
 
 def summary_table(analysis: SweepAnalysis) -> Table:

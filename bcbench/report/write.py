@@ -25,7 +25,8 @@ from bcbench.report.compare import comparison_table
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
-from bcbench.report.tables import pairwise_grid, summary_table
+from bcbench.report.tables import pairwise_grid
+from bcbench.report.terminal import terminal_tables
 
 
 def write_report(
@@ -97,7 +98,8 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
 
 
 def _print_tables(console: Console, analysis: SweepAnalysis, written: dict[str, Path]) -> None:
-    console.print(summary_table(analysis))
+    for table in terminal_tables(analysis, console.width):
+        console.print(table)
     pairwise = analysis.pairwise
     if not pairwise.empty and "f1_macro" in set(pairwise["metric"]):
         rows = clean_rows(pairwise[pairwise["metric"] == "f1_macro"].to_dict("records"))

@@ -19,6 +19,7 @@ from rich.markup import escape
 from bcbench.atomic import write_atomic
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostMeter
+from bcbench.data import crop_warning
 from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, BcbenchError, ConfigError
 from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
 from bcbench.sweep.execute import RunExecutor
@@ -129,6 +130,8 @@ def dry_run_plan(config: Config, planned: list[PlannedRun], directory: Path, con
         check_model(model, weights, size, stem)
     check_data_root(config)
     check_creatable(directory)
+    if crop_warning(config.data):
+        console.print(f"[yellow]note:[/] {escape(crop_warning(config.data))}", soft_wrap=True)
     latest = {r.run_id: r for r in read_sweep(directory).newest()} if directory.is_dir() else {}
     done = sum(1 for item in planned if item.run_id in latest and latest[item.run_id].ok)
     console.print(f"sweep folder: {directory} ({done} of {len(planned)} runs recorded ok)", soft_wrap=True)
@@ -194,14 +197,18 @@ def run_worker(
     accelerator = make_accelerator()
     strategy = resolve_strategy(config.strategy, len(planned), accelerator.num_processes)
     main = accelerator.is_main_process
-    process_console = console if main else Console(quiet=True)
+    # the other processes of a launch print their own runs' lines (no bars: one live display per terminal)
+    process_console = console if main else Console(quiet=strategy == "ddp")
     warn = _warner(console if main else Console(stderr=True), label)
     plan = threads_for(config, accelerator.device, warn if main else None)
+    if main and crop_warning(config.data):
+        warn(crop_warning(config.data))
     preflight(config, planned, accelerator.device, directory)
     if main:
         prepare_directory(directory, config)
     worker_id = new_worker_id(label)
-    with RichObserver(process_console, label) as observer:
+    label = label or ("" if main else f"process {accelerator.process_index}")
+    with RichObserver(process_console, label, bars=main) as observer:
         executor = RunExecutor(
             config, accelerator, directory, observer, CostMeter(accelerator.device), strategy, worker_id
         )

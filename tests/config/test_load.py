@@ -117,3 +117,34 @@ def test_every_shipped_config_uses_the_current_names(recwarn):
     for path in CONFIGS:
         load_config(path)
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
+def test_list_keys_take_comma_lists_and_seed_ranges():
+    config = load_config(None, ["models=simple_cnn,resnet18", "seeds=0..4"])
+    assert config.models == ("simple_cnn", "resnet18") and config.seeds == (0, 1, 2, 3, 4)
+    assert load_config(None, ["seeds=[3]"]).seeds == (3,)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("seeds=3", ["seeds=[3] runs seed 3", "seeds=0..2"]),
+        ("models=[simple_cnn", ["not a complete list", "'models=[simple_cnn,resnet18]'"]),
+    ],
+)
+def test_ambiguous_or_broken_overrides_are_one_line_errors(override, fragments):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [override])
+    assert "\n" not in str(error.value) and all(f in str(error.value) for f in fragments)
+
+
+def test_a_yaml_error_names_the_file_line_and_column(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nmodels: [simple_cnn, resnet18\nseeds: [0]\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert message.startswith(
+        f"config file {path} is not valid YAML at line 3, column 6: expected ',' or ']'"
+    )
+    assert "\n" not in message and "<unicode string>" not in message

@@ -218,3 +218,17 @@ def test_streamed_images_decode_on_demand_to_the_resident_pixels(
     assert torch.equal(lazy.index_select(0, index), images.index_select(0, index))
     assert torch.equal(lazy.to("cpu")[index], images[index])
     assert len(counted_loads) == decoded_up_front + 4  # exactly the requested images, each time
+
+
+def test_a_small_centre_crop_is_said_and_a_scaled_one_is_not():
+    from bcbench.config import load_config
+    from bcbench.data import crop_warning
+
+    def data(*overrides):
+        return load_config(None, ["data.preprocess=shorter_crop", *overrides]).data
+
+    message = crop_warning(data("data.image_size=32", "data.resize_shorter=256"))
+    assert "keeps the central 32 x 32 px" in message and "1.6%" in message and "resize_shorter=37" in message
+    assert crop_warning(data("data.image_size=224", "data.resize_shorter=256")) == ""
+    assert crop_warning(data("data.image_size=64", "data.resize_shorter=73")) == ""
+    assert crop_warning(load_config(None, ["data.image_size=32"]).data) == ""  # square: the whole image
