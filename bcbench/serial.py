@@ -93,3 +93,13 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(child) for child in value]
     return value
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaves of nested mappings, keyed by their dotted paths (lists are leaves)."""
+    if not isinstance(value, Mapping):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        out.update(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+    return out

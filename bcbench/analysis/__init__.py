@@ -8,7 +8,13 @@ every figure (``figures``); ``compare_sweeps`` sets several sweeps side by side 
 reads a sweep folder (``load``).
 """
 
-from bcbench.analysis.compare import COMPARED, compare_sweeps, sweep_labels
+from bcbench.analysis.compare import (
+    COMPARED,
+    compare_sweeps,
+    comparison_folder,
+    config_differences,
+    sweep_labels,
+)
 from bcbench.analysis.figures import ConfusionPanel, ParetoPoints, pareto_front, summed_confusion
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
@@ -30,6 +36,8 @@ __all__ = [
     "SweepAnalysis",
     "analyse",
     "compare_sweeps",
+    "comparison_folder",
+    "config_differences",
     "load_sweep",
     "load_sweep_with_notes",
     "pairwise_frame",

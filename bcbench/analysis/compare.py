@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from bcbench.analysis.load import load_sweep
+from bcbench.config import experiment_differences, stored_experiment
 from bcbench.record import RunRecord, group_records, metric_value
 from bcbench.stats import describe
 
@@ -50,3 +51,21 @@ def _comparison_row(model: str, sweep: str, path: Path, runs: list[RunRecord]) -
         row["n"] = max(row["n"], summary["n"])
         row[f"{metric}_mean"], row[f"{metric}_std"] = summary["mean"], summary["std"]
     return row
+
+
+def config_differences(directories: Sequence[str | Path]) -> list[str]:
+    """What differs between the sweeps' stored configs (their ``config.yaml``), first folder against each
+    other: the settings that make them different experiments (empty: only models, seeds or axes differ)."""
+    paths = [Path(d) for d in directories]
+    first = stored_experiment(paths[0] / "config.yaml") or {}
+    found = []
+    for path in paths[1:]:
+        for text in experiment_differences(stored_experiment(path / "config.yaml") or {}, first, limit=None):
+            found.append(f"{path.name} vs {paths[0].name}: {text}")
+    return found
+
+
+def comparison_folder(directories: Sequence[str | Path]) -> Path:
+    """Where a comparison is written by default: a new folder beside the first sweep, never inside one."""
+    paths = [Path(d) for d in directories]
+    return paths[0].parent / ("compare-" + "-".join(path.name for path in paths))

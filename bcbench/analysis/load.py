@@ -33,8 +33,37 @@ def load_sweep_with_notes(directory: Path) -> tuple[list[RunRecord], list[str]]:
         for source, lines in loaded.bad.items()
     ]
     records = loaded.newest()
+    check_one_data_set(directory, records)
     if not any(record.ok for record in records):
         failed = [record for record in records if not record.ok]
         detail = f"; first error: {failed[0].error}" if failed else ""
         raise ReportError(f"{directory}: no successful runs ({len(failed)} failed{detail})")
     return records, notes
+
+
+def data_set_of(record: RunRecord) -> tuple[str, tuple[str, ...], int | None]:
+    """What a run was trained and tested on: the data root, the classes, and how many images in all."""
+    data = record.data
+    configured = ((record.config or {}).get("data") or {}).get("root")
+    root = "the embedded synthetic data set" if configured is None else str(data.root if data else configured)
+    sizes = (data.n_train, data.n_val, data.n_test) if data is not None else (None,)
+    total = sum(sizes) if all(size is not None for size in sizes) else None
+    return root, tuple(record.classes), total
+
+
+def check_one_data_set(directory: str | Path, records: list[RunRecord]) -> None:
+    """A report never averages runs of different data sets: one line saying which, when a folder holds
+    records of more than one (folders written before bcbench kept one experiment per folder)."""
+    found: dict[tuple[str, tuple[str, ...], int | None], int] = {}
+    for record in records:
+        if record.ok:
+            key = data_set_of(record)
+            found[key] = found.get(key, 0) + 1
+    if len(found) > 1:
+        listed = "; ".join(
+            f"{count} runs on {root} ({len(classes)} classes)" for (root, classes, _), count in found.items()
+        )
+        raise ReportError(
+            f"{directory} holds runs of {len(found)} data sets ({listed}): they cannot be averaged; move "
+            "each set's records (runs/*.jsonl) to a folder of its own, or rerun them with name=..."
+        )

@@ -70,7 +70,11 @@ def add_compare_parser(commands: Any) -> None:
     parser.add_argument(
         "directories", nargs="+", type=Path, metavar="SWEEP_DIR", help="results/<sweep> folder(s)"
     )
-    parser.add_argument("--out", type=Path, help="where to write (default: the first folder)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write (default: the sweep folder itself; several: compare-<a>-<b> beside the first)",
+    )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     parser.set_defaults(handler=lambda args: guarded(lambda: _compare(args), debug=args.debug))
 

@@ -1,6 +1,15 @@
 """Experiment configuration: the schema (``schema``) and strict loading with overrides (``load``)."""
 
-from bcbench.config.load import build, build_config, load_config, set_dotted, to_dict
+from bcbench.config.load import (
+    build,
+    build_config,
+    experiment_differences,
+    experiment_keys,
+    load_config,
+    set_dotted,
+    stored_experiment,
+    to_dict,
+)
 from bcbench.config.schema import (
     AugmentConfig,
     Config,
@@ -23,7 +32,10 @@ __all__ = [
     "TrainConfig",
     "build",
     "build_config",
+    "experiment_differences",
+    "experiment_keys",
     "load_config",
     "set_dotted",
+    "stored_experiment",
     "to_dict",
 ]

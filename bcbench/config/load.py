@@ -21,6 +21,7 @@ import yaml
 
 from bcbench.config.schema import Config, join_key
 from bcbench.errors import ConfigError
+from bcbench.serial import flatten
 
 
 def to_dict(config: Any) -> Any:
@@ -234,3 +235,48 @@ def _coerce_scalar(hint: Any, value: Any, where: str) -> Any:
     else:
         return value
     raise ConfigError(f"config key {where!r} must be of type {hint.__name__}, got {value!r}")
+
+
+# what only adds runs (models, seeds, swept axes) or only says how to run them: not part of an experiment
+NOT_THE_EXPERIMENT = (
+    "name",
+    "output_dir",
+    "models",
+    "seeds",
+    "axes",
+    "strategy",
+    "tracking",
+    "threads",
+    "queue",
+)
+
+
+def experiment_keys(config: Config) -> dict[str, Any]:
+    """The settings that must be the same for runs to be one experiment, flattened to dotted keys: the
+    data, the recipe, the evaluation, what is measured; not the models, seeds and axes that only add runs,
+    nor how the runs are run."""
+    values = {key: value for key, value in to_dict(config).items() if key not in NOT_THE_EXPERIMENT}
+    return flatten(values)
+
+
+def stored_experiment(path: Path) -> dict[str, Any] | None:
+    """``experiment_keys`` of a config file a sweep folder stored; None when it is missing or cannot be
+    read (written by a newer bcbench, or damaged)."""
+    if not path.is_file():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # an older folder's renamed keys are fine here
+            return experiment_keys(build_config(yaml.safe_load(path.read_text()) or {}))
+    except (ConfigError, yaml.YAMLError, TypeError, ValueError):
+        return None
+
+
+def experiment_differences(
+    mine: dict[str, Any], theirs: dict[str, Any] | None, limit: int | None = 3
+) -> list[str]:
+    """The dotted keys whose values differ, as ``key: theirs -> mine`` (the first ``limit``)."""
+    if theirs is None:
+        return ["its config.yaml is missing or unreadable"]
+    keys = [key for key in dict.fromkeys([*theirs, *mine]) if theirs.get(key) != mine.get(key)]
+    return [f"{key}: {theirs.get(key)!r} -> {mine.get(key)!r}" for key in keys[:limit]]

@@ -9,6 +9,7 @@ from typing import Any
 
 from bcbench.record.schema import RunRecord, as_record
 from bcbench.record.store import ok_records
+from bcbench.serial import flatten
 
 FLAT_BLOCKS = ("data", "test", "cost", "env", "axes")
 FLAT_TOP = ("sweep", "run_id", "model", "seed", "status", "error", "best_epoch", "epochs_run")
@@ -71,16 +72,6 @@ def _counted_classes(records: Sequence[RunRecord], names: list[str]) -> dict[str
 def is_cross_validation(records: Iterable[RunRecord]) -> bool:
     """Whether any run is a cross-validation fold (holdout runs have no fold)."""
     return any(record.fold is not None for record in records)
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """The leaves of nested mappings, keyed by their dotted paths (lists are leaves)."""
-    if not isinstance(value, Mapping):
-        return {prefix: value}
-    out: dict[str, Any] = {}
-    for key, child in value.items():
-        out.update(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
-    return out
 
 
 def flatten_record(record: RunRecord | Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from bcbench.analysis import (
     SweepAnalysis,
     analyse,
     compare_sweeps,
+    comparison_folder,
+    config_differences,
     load_sweep_with_notes,
 )
 from bcbench.atomic import write_atomic
@@ -113,16 +115,24 @@ def rebuild(
     directories: Sequence[str | Path], out: str | Path | None = None, console: Console | None = None
 ) -> dict[str, Path]:
     """What ``bench/compare.py`` does: one folder -> every table, file and figure again (into ``out`` when
-    given); several -> the side-by-side table and ``comparison.csv`` (in ``out`` or the first folder).
-    Raises ReportError (a BcbenchError) on a missing folder or file."""
+    given); several -> what differs between their configs, the side-by-side table, ``comparison.csv`` and
+    ``differences.txt`` (in ``out``, or a new folder beside the first: never inside a sweep). Raises
+    ReportError (a BcbenchError) on a missing folder or file, or a folder mixing data sets."""
     if not directories:
         raise ReportError("give at least one sweep folder")
     if len(directories) == 1:
         return write_report(Path(out or directories[0]), console=console, source=directories[0])
     frame = compare_sweeps(directories)
+    differences = config_differences(directories)
+    folder = Path(out) if out is not None else comparison_folder(directories)
     if console is not None:
+        for line in differences or ["the sweeps' configs differ only in models, seeds or swept axes"]:
+            console.print(f"differs: {escape(line)}", soft_wrap=True)
         console.print(comparison_table(frame))
-    path = write_atomic(Path(out or directories[0]) / "comparison.csv", frame.to_csv(index=False))
+    written = {
+        "comparison": write_atomic(folder / "comparison.csv", frame.to_csv(index=False)),
+        "differences": write_atomic(folder / "differences.txt", "".join(f"{line}\n" for line in differences)),
+    }
     if console is not None:
-        console.print(f"wrote {escape(str(path))}")
-    return {"comparison": path}
+        console.print("wrote " + ", ".join(escape(str(path)) for path in written.values()))
+    return written

@@ -10,44 +10,11 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from bcbench.config import Config, build_config, to_dict
-from bcbench.errors import BcbenchError
-from bcbench.record import RUNS_FILE, SHARDS_DIR, flatten
+from bcbench.config import Config, experiment_differences, experiment_keys, stored_experiment
+from bcbench.record import RUNS_FILE, SHARDS_DIR
 
 CONFIG_FILE = "config.yaml"
-NOT_THE_EXPERIMENT = (
-    "name",
-    "output_dir",
-    "models",
-    "seeds",
-    "axes",
-    "strategy",
-    "tracking",
-    "threads",
-    "queue",
-)
-
-
-def experiment(config: Config) -> dict[str, Any]:
-    """The part of a config that must be the same for records to share a folder (flattened)."""
-    values = {key: value for key, value in to_dict(config).items() if key not in NOT_THE_EXPERIMENT}
-    return flatten(values)
-
-
-def stored_experiment(directory: Path) -> dict[str, Any] | None:
-    """The experiment of a folder's stored ``config.yaml``; None when there is none or it cannot be read
-    (written by a newer bcbench, or damaged)."""
-    path = directory / CONFIG_FILE
-    if not path.is_file():
-        return None
-    try:
-        return experiment(build_config(yaml.safe_load(path.read_text()) or {}))
-    except (BcbenchError, yaml.YAMLError, TypeError, ValueError):
-        return None
 
 
 def holds_records(directory: Path) -> bool:
@@ -55,20 +22,12 @@ def holds_records(directory: Path) -> bool:
     return (directory / RUNS_FILE).is_file() or (shards.is_dir() and any(shards.glob("*.jsonl")))
 
 
-def differences(mine: dict[str, Any], theirs: dict[str, Any] | None, limit: int = 3) -> list[str]:
-    """The first ``limit`` dotted keys whose values differ, as ``key: theirs -> mine``."""
-    if theirs is None:
-        return ["its config.yaml is missing or unreadable"]
-    keys = [key for key in dict.fromkeys([*theirs, *mine]) if theirs.get(key) != mine.get(key)]
-    return [f"{key}: {theirs.get(key)!r} -> {mine.get(key)!r}" for key in keys[:limit]]
-
-
 def choose_folder(config: Config, fresh: bool = False) -> tuple[Path, str]:
     """(the sweep folder for ``config``, a note when it is not ``<output_dir>/<name>``): the first of
     ``<name>``, ``<name>-2``, ... that is empty or holds this experiment (with ``fresh``: the first that
     does not exist yet)."""
     base = Path(config.output_dir) / config.name
-    mine = experiment(config)
+    mine = experiment_keys(config)
     skipped: list[str] = []
     for number in itertools.count(1):
         candidate = base if number == 1 else base.with_name(f"{base.name}-{number}")
@@ -76,9 +35,10 @@ def choose_folder(config: Config, fresh: bool = False) -> tuple[Path, str]:
             return candidate, _note(base, candidate, skipped, fresh)
         if fresh:
             continue
-        if not holds_records(candidate) or stored_experiment(candidate) == mine:
+        theirs = stored_experiment(candidate / CONFIG_FILE)
+        if not holds_records(candidate) or theirs == mine:
             return candidate, _note(base, candidate, skipped, fresh)
-        skipped.append(f"{candidate} ({'; '.join(differences(mine, stored_experiment(candidate)))})")
+        skipped.append(f"{candidate} ({'; '.join(experiment_differences(mine, theirs))})")
     raise AssertionError("unreachable")
 
 

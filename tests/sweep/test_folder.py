@@ -57,8 +57,9 @@ def test_a_folder_of_an_older_bcbench_is_read_with_its_old_key_names(tmp_path):
     (tmp_path / "default").mkdir()
     (tmp_path / "default" / "config.yaml").write_text(yaml.safe_dump(raw))
     append_record(shard_path(tmp_path / "default", "w"), {"run_id": "x", "status": "ok"})
-    with pytest.warns(FutureWarning):
-        assert choose_folder(_config(tmp_path))[0] == tmp_path / "default"
+    assert (
+        choose_folder(_config(tmp_path))[0] == tmp_path / "default"
+    )  # quietly: a note per folder would be noise
 
 
 def test_a_failed_start_removes_the_folder_it_created_and_only_that(tmp_path):
