@@ -62,7 +62,7 @@ def test_comparing_sweeps_says_what_differs_between_their_configs(tmp_path, caps
     )
     assert compare([first, second, "--out", tmp_path / "mine"]) == 0
     out = capsys.readouterr().out
-    assert "differs: b vs a: data.image_size: 32 -> 64" in out and "seeds" not in out
+    assert "differs: b vs a: data.image_size: 32 -> 64" in out and "differs: b vs a: seeds" not in out
     assert (tmp_path / "mine" / "differences.txt").read_text() == "b vs a: data.image_size: 32 -> 64\n"
 
 
