@@ -9,7 +9,14 @@ reads a sweep folder (``load``).
 """
 
 from bcbench.analysis.compare import COMPARED, compare_sweeps, sweep_labels
-from bcbench.analysis.figures import ConfusionPanel, ParetoPoints, pareto_front, summed_confusion
+from bcbench.analysis.figures import (
+    SYNTHETIC_SOURCE,
+    ConfusionPanel,
+    ParetoPoints,
+    data_source_label,
+    pareto_front,
+    summed_confusion,
+)
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
 from bcbench.analysis.summary import CONFIDENCE, pairwise_frame, summary_frame
@@ -20,6 +27,7 @@ __all__ = [
     "BRIER_DEFINITION",
     "ECE_DEFINITION",
     "PER_RUN_INTERVAL",
+    "SYNTHETIC_SOURCE",
     "COMPARED",
     "CONFIDENCE",
     "ClinicalAnalysis",
@@ -30,6 +38,7 @@ __all__ = [
     "SweepAnalysis",
     "analyse",
     "compare_sweeps",
+    "data_source_label",
     "load_sweep",
     "load_sweep_with_notes",
     "pairwise_frame",
