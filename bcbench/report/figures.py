@@ -50,7 +50,17 @@ def figure_title(figure: Any, text: str, source: str | None) -> None:
     """The figure's title with the data source as its last line, each line wrapped to the figure's width."""
     lines = [*text.split("\n"), *([f"data: {source}"] if source else [])]
     per_line = max(20, int(figure.get_figwidth() * 72 / (TITLE_SIZE * EM_PER_CHARACTER)))
-    figure.suptitle("\n".join(textwrap.fill(line, per_line) for line in lines), fontsize=TITLE_SIZE)
+    figure.suptitle("\n".join(balanced_wrap(line, per_line) for line in lines), fontsize=TITLE_SIZE)
+
+
+def balanced_wrap(line: str, per_line: int) -> str:
+    """``line`` on as few lines of at most ``per_line`` characters as it needs, of similar lengths (no
+    lone word left on a last line)."""
+    needed = len(textwrap.wrap(line, per_line)) or 1
+    width = max(1, math.ceil(len(line) / needed))
+    while len(textwrap.wrap(line, width)) > needed and width < per_line:
+        width += 1
+    return textwrap.fill(line, width)
 
 
 def grid_shape(n: int, max_columns: int = 4) -> tuple[int, int]:
@@ -163,8 +173,10 @@ def _draw_curve(ax: Any, curve: dict[str, np.ndarray], style: str, colour: str, 
     ax.plot(epoch, mean, style, color=colour, marker="o", markersize=3.5, label=f"{name} (mean over seeds)")
     label = f"{name} min-max over seeds"
     if epoch.size == 1:  # a band over one epoch has no width: an error bar shows the spread instead
-        ax.errorbar(epoch, mean, yerr=[mean - low, high - mean], fmt="none", ecolor=colour, capsize=3)
-    ax.fill_between(epoch, low, high, color=colour, alpha=0.2, linewidth=0, label=label)
+        spread = [mean - low, high - mean]
+        ax.errorbar(epoch, mean, yerr=spread, fmt="none", ecolor=colour, capsize=3, label=label)
+    else:
+        ax.fill_between(epoch, low, high, color=colour, alpha=0.2, linewidth=0, label=label)
 
 
 def _loss_axis(ax: Any, values: np.ndarray) -> None:

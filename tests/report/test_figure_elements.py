@@ -6,6 +6,7 @@ point on the Pareto figure, and the data source in every title."""
 from __future__ import annotations
 
 import re
+import textwrap
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from matplotlib.image import imread
 from bcbench.analysis import SYNTHETIC_SOURCE, ParetoPoints, analyse, data_source_label
 from bcbench.record import class_names, read_sweep
 from bcbench.report.clinical_figures import build_reliability, build_roc_pr
-from bcbench.report.figures import build_confusion, build_curves, build_pareto, save_figure
+from bcbench.report.figures import balanced_wrap, build_confusion, build_curves, build_pareto, save_figure
 from tests.analysis.fake_sweep import malignant_probs, stored_run
 from tests.report.fake_records import CONFUSIONS, sweep_records
 
@@ -83,8 +84,12 @@ def test_confusion_title_and_bottom_labels_fit_and_overlap_nothing(tmp_path, mod
     assert figure._suptitle.get_text().endswith("data: busi")
 
 
-def test_a_one_epoch_run_shows_its_points_and_a_plain_loss_axis():
-    analysis = one_model(epochs=1, root=None)  # the embedded set: no data root in the config
+def test_a_one_epoch_run_shows_its_points_its_spread_and_a_plain_loss_axis():
+    records = [r for r in sweep_records(seeds=(0, 1), epochs=(1, 1)) if r["model"] == "tiny"]
+    for record in records:
+        record["config"]["data"]["root"] = None  # the embedded set: no data root in the config
+    records[1]["history"][0]["train_loss"] = 2.4  # seed 0 has 2.0
+    analysis = analyse(records)
     figure = build_curves(analysis.curves, data_source_label(analysis.ok))
     assert_laid_out(figure, drawn(figure))
     assert figure._suptitle.get_text().endswith(f"data: {SYNTHETIC_SOURCE}")
@@ -93,6 +98,8 @@ def test_a_one_epoch_run_shows_its_points_and_a_plain_loss_axis():
         lines = [line for line in ax.get_lines() if line.get_label().endswith("(mean over seeds)")]
         assert len(lines) == 2 and all(line.get_marker() not in (None, "None", "") for line in lines)
         assert all(len(line.get_xdata()) == 1 for line in lines)
+    train_spread = next(c for c in loss_ax.containers if c.get_label() == "train min-max over seeds")
+    assert np.ravel(train_spread.lines[2][0].get_segments()) == pytest.approx([1, 2.0, 1, 2.4])
     assert [label.get_text() for label in acc_ax.get_xticklabels()] == ["1"]
     assert loss_ax.get_yscale() == "linear"
     _assert_plain_ticks(loss_ax)
@@ -214,3 +221,13 @@ def test_a_single_image_bin_is_labelled_one(tmp_path):
     raw_bars = next(ax for ax in figure.axes if ax.get_ylabel() == "images").containers[0]
     heights = [patch.get_height() for patch in raw_bars]
     assert heights[-1] == 1 and sum(heights) == 4
+
+
+@pytest.mark.parametrize("per_line", [20, 35, 50, 83, 200])
+def test_titles_wrap_to_the_fewest_lines_of_similar_length(per_line):
+    line = "Training curves: mean over the seeds that reached each epoch (early stopping), band min-max"
+    wrapped = balanced_wrap(line, per_line).split("\n")
+    assert " ".join(wrapped) == line and all(len(part) <= per_line for part in wrapped)
+    assert len(wrapped) == len(textwrap.wrap(line, per_line))  # greedy wrapping needs the fewest lines
+    assert max(map(len, wrapped)) - min(map(len, wrapped)) <= max(map(len, line.split())) + 1
+    assert balanced_wrap("", per_line) == ""
