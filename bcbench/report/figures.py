@@ -157,12 +157,13 @@ def _draw_model_curves(loss_ax: Any, acc_ax: Any, label: str, model_curves: dict
                 _draw_curve(ax, curve, style, colour, "validation" if split == "val" else "train")
         ax.grid(alpha=0.3)
     losses = [model_curves[key][end] for key in ("train_loss", "val_loss") for end in ("min", "max")]
-    _loss_axis(loss_ax, np.concatenate(losses))
-    epochs = np.concatenate([model_curves[key]["epoch"] for key in ("train_loss", "val_loss", "val_acc")])
+    logarithmic = _loss_axis(loss_ax, np.concatenate(losses))
+    kinds = ("train_loss", "val_loss", "train_acc", "val_acc")
+    epochs = np.concatenate([model_curves[key]["epoch"] for key in kinds])
     _epoch_axis(acc_ax, epochs)
     runs = model_curves["runs"]
     loss_ax.set_title(f"{label} ({runs} seed{'s' if runs != 1 else ''})", fontsize=10)
-    loss_ax.set_ylabel("loss")
+    loss_ax.set_ylabel("loss (log scale)" if logarithmic else "loss")
     acc_ax.set_ylabel("accuracy")
     acc_ax.set_ylim(0, 1.02)
     acc_ax.set_xlabel("epoch")
@@ -179,8 +180,9 @@ def _draw_curve(ax: Any, curve: dict[str, np.ndarray], style: str, colour: str, 
         ax.fill_between(epoch, low, high, color=colour, alpha=0.2, linewidth=0, label=label)
 
 
-def _loss_axis(ax: Any, values: np.ndarray) -> None:
-    """Log scale with plain decimal labels when the loss spans a decade, else linear without an offset."""
+def _loss_axis(ax: Any, values: np.ndarray) -> bool:
+    """Log scale with plain decimal labels when the loss spans a decade (True), else linear without an
+    offset."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     values = values[np.isfinite(values)]
@@ -189,8 +191,9 @@ def _loss_axis(ax: Any, values: np.ndarray) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(plain_number))
         decades = math.log10(values.max() / values.min())
         ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five) if decades <= 2 else NullFormatter())
-    else:
-        ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+        return True
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    return False
 
 
 def _two_and_five(value: float, _position: Any = None) -> str:

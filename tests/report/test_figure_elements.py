@@ -118,6 +118,7 @@ def test_loss_ticks_are_plain_decimals(losses, scale):
     drawn(figure)
     loss_ax = figure.axes[0]
     assert loss_ax.get_yscale() == scale
+    assert loss_ax.get_ylabel() == ("loss (log scale)" if scale == "log" else "loss")
     _assert_plain_ticks(loss_ax)
 
 
