@@ -137,12 +137,12 @@ def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[int]:
 class ParetoPoints:
     metric: str  # the cost on the x axis (a METRICS name)
     labels: list[str]
-    costs: list[float]
+    costs: list[float]  # median over each model's runs
     scores: list[float]  # mean macro F1
     score_std: list[float]
     front: list[int]
     left_out: int  # models without the cost measured
-    cost_min: list[float] = field(default_factory=list)  # the cost's spread over each model's runs
+    cost_min: list[float] = field(default_factory=list)  # the cost's range over each model's runs
     cost_max: list[float] = field(default_factory=list)
 
 
@@ -154,17 +154,20 @@ def mean_and_std(runs: Sequence[RunRecord], metric: str) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
-def value_range(runs: Sequence[RunRecord], metric: str) -> tuple[float, float]:
-    """The smallest and largest value of ``metric`` over the runs that measured it (NaN when none did)."""
+def median_and_range(runs: Sequence[RunRecord], metric: str) -> tuple[float, float, float]:
+    """The median, smallest and largest value of ``metric`` over the runs that measured it (NaN when none
+    did): a cost's summary, which one noisy timing cannot drag (the tables show the same)."""
     values = np.asarray([metric_value(r, metric) for r in runs], dtype=np.float64)
     values = values[~np.isnan(values)]
-    return (float(values.min()), float(values.max())) if values.size else (math.nan, math.nan)
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    return float(np.median(values)), float(values.min()), float(values.max())
 
 
 def pareto_points(records: Sequence[RunRecord], cost: str = "latency") -> ParetoPoints | None:
-    """Macro F1 (mean, std over runs) against a cost (mean, min and max over runs): ``latency`` (p50 when
+    """Macro F1 (mean, std over runs) against a cost (median, min and max over runs): ``latency`` (p50 when
     every model has it measured, else parameters), ``params`` or ``flops``; None when no model has the cost
-    measured."""
+    measured. The front is taken on the medians."""
     if cost not in COST_METRICS:
         raise ValueError(f"cost must be latency, params or flops, got {cost!r}")
     groups = group_records(records)
@@ -173,10 +176,10 @@ def pareto_points(records: Sequence[RunRecord], cost: str = "latency") -> Pareto
         metric = "params"
     points = []
     for label, runs in groups.items():
-        cost_mean, _ = mean_and_std(runs, metric)
+        cost_median, cost_min, cost_max = median_and_range(runs, metric)
         score_mean, score_std = mean_and_std(runs, "f1_macro")
-        if cost_mean > 0 and not math.isnan(score_mean):
-            points.append((label, cost_mean, score_mean, score_std, *value_range(runs, metric)))
+        if cost_median > 0 and not math.isnan(score_mean):
+            points.append((label, cost_median, score_mean, score_std, cost_min, cost_max))
     if not points:
         return None
     labels, costs, scores, stds, lows, highs = (list(column) for column in zip(*points, strict=True))

@@ -216,7 +216,7 @@ COST_AXES = {"latency_p50_ms": "latency p50 (ms, batch 1)", "params": "parameter
 
 
 def build_pareto(points: ParetoPoints | None, source: str | None = None) -> Any | None:
-    """Macro F1 (mean, error bar std over seeds) against cost (mean, error bar min-max over seeds) on a
+    """Macro F1 (mean, error bar std over seeds) against cost (median, error bar min-max over seeds) on a
     log axis, Pareto front marked; the legend sits under the axes, where it covers no point."""
     if points is None:
         return None
@@ -246,7 +246,7 @@ def _draw_pareto(ax: Any, points: ParetoPoints) -> None:
         spread = [costs - np.asarray(points.cost_min), np.asarray(points.cost_max) - costs]
     ax.errorbar(
         costs, scores, xerr=spread, yerr=points.score_std, fmt="o", color="C0", ecolor="0.5", capsize=3,
-        label="model: mean over seeds; bars: F1 ±1 std, cost min-max",
+        label="model: macro F1 mean ±1 std, cost median (min-max) over seeds",
     )  # fmt: skip
     ax.plot(
         costs[front], scores[front], "-", color="C3", marker="D", markersize=9,
