@@ -15,7 +15,14 @@ from bcbench.analysis.compare import (
     config_differences,
     sweep_labels,
 )
-from bcbench.analysis.figures import ConfusionPanel, ParetoPoints, pareto_front, summed_confusion
+from bcbench.analysis.figures import (
+    SYNTHETIC_SOURCE,
+    ConfusionPanel,
+    ParetoPoints,
+    data_source_label,
+    pareto_front,
+    summed_confusion,
+)
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
 from bcbench.analysis.summary import CONFIDENCE, pairwise_frame, summary_frame
@@ -26,6 +33,7 @@ __all__ = [
     "BRIER_DEFINITION",
     "ECE_DEFINITION",
     "PER_RUN_INTERVAL",
+    "SYNTHETIC_SOURCE",
     "COMPARED",
     "CONFIDENCE",
     "ClinicalAnalysis",
@@ -38,6 +46,7 @@ __all__ = [
     "compare_sweeps",
     "comparison_folder",
     "config_differences",
+    "data_source_label",
     "load_sweep",
     "load_sweep_with_notes",
     "pairwise_frame",

@@ -1,12 +1,14 @@
 """The numbers behind every figure, computed here so that ``bcbench.report`` only draws them: confusion
 matrices summed over seeds, training curves averaged over seeds, the accuracy-against-cost points and
-their Pareto front, ROC and precision-recall bands of the positive class, and reliability bins."""
+their Pareto front, ROC and precision-recall bands of the positive class, reliability bins, and the data
+source every figure's title names."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,27 @@ from bcbench.record import RunRecord, group_records, metric_value
 GRID = np.linspace(0.0, 1.0, 101)
 CURVE_KEYS = ("train_loss", "val_loss", "train_acc", "val_acc")
 COST_METRICS = {"latency": "latency_p50_ms", "params": "params", "flops": "flops"}
+SYNTHETIC_SOURCE = "embedded synthetic data set"
+
+
+def data_source_label(records: Sequence[RunRecord]) -> str | None:
+    """What the runs were trained and tested on, for figure titles: ``SYNTHETIC_SOURCE`` for the embedded
+    set (``config.data.root`` null), else the data folder's (or .npz file's) name; several sources are
+    joined with " + "; None when no record says."""
+    labels = {label for record in records if (label := _record_source(record)) is not None}
+    return " + ".join(sorted(labels)) if labels else None
+
+
+def _record_source(record: RunRecord) -> str | None:
+    data_config = record.config.get("data") if isinstance(record.config, Mapping) else None
+    if isinstance(data_config, Mapping) and "root" in data_config and data_config["root"] is None:
+        return SYNTHETIC_SOURCE
+    # the record's root is the resolved path (a relative or "~" root in the config has no useful name)
+    resolved = record.data.root if record.data is not None else None
+    root = resolved or (data_config.get("root") if isinstance(data_config, Mapping) else None)
+    if not root:
+        return None
+    return PurePath(str(root)).name or str(root)
 
 
 def summed_confusion(matrices: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +137,13 @@ def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[int]:
 class ParetoPoints:
     metric: str  # the cost on the x axis (a METRICS name)
     labels: list[str]
-    costs: list[float]
+    costs: list[float]  # median over each model's runs
     scores: list[float]  # mean macro F1
     score_std: list[float]
     front: list[int]
     left_out: int  # models without the cost measured
+    cost_min: list[float] = field(default_factory=list)  # the cost's range over each model's runs
+    cost_max: list[float] = field(default_factory=list)
 
 
 def mean_and_std(runs: Sequence[RunRecord], metric: str) -> tuple[float, float]:
@@ -129,9 +154,20 @@ def mean_and_std(runs: Sequence[RunRecord], metric: str) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
+def median_and_range(runs: Sequence[RunRecord], metric: str) -> tuple[float, float, float]:
+    """The median, smallest and largest value of ``metric`` over the runs that measured it (NaN when none
+    did): a cost's summary, which one noisy timing cannot drag (the tables show the same)."""
+    values = np.asarray([metric_value(r, metric) for r in runs], dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    return float(np.median(values)), float(values.min()), float(values.max())
+
+
 def pareto_points(records: Sequence[RunRecord], cost: str = "latency") -> ParetoPoints | None:
-    """Macro F1 (mean, std over runs) against a cost: ``latency`` (p50 when every model has it measured,
-    else parameters), ``params`` or ``flops``; None when no model has the cost measured."""
+    """Macro F1 (mean, std over runs) against a cost (median, min and max over runs): ``latency`` (p50 when
+    every model has it measured, else parameters), ``params`` or ``flops``; None when no model has the cost
+    measured. The front is taken on the medians."""
     if cost not in COST_METRICS:
         raise ValueError(f"cost must be latency, params or flops, got {cost!r}")
     groups = group_records(records)
@@ -140,15 +176,16 @@ def pareto_points(records: Sequence[RunRecord], cost: str = "latency") -> Pareto
         metric = "params"
     points = []
     for label, runs in groups.items():
-        cost_mean, _ = mean_and_std(runs, metric)
+        cost_median, cost_min, cost_max = median_and_range(runs, metric)
         score_mean, score_std = mean_and_std(runs, "f1_macro")
-        if cost_mean > 0 and not math.isnan(score_mean):
-            points.append((label, cost_mean, score_mean, score_std))
+        if cost_median > 0 and not math.isnan(score_mean):
+            points.append((label, cost_median, score_mean, score_std, cost_min, cost_max))
     if not points:
         return None
-    labels, costs, scores, stds = (list(column) for column in zip(*points, strict=True))
+    labels, costs, scores, stds, lows, highs = (list(column) for column in zip(*points, strict=True))
     front = pareto_front(costs, scores)
-    return ParetoPoints(metric, labels, costs, scores, stds, front, len(groups) - len(points))
+    left_out = len(groups) - len(points)
+    return ParetoPoints(metric, labels, costs, scores, stds, front, left_out, cost_min=lows, cost_max=highs)
 
 
 def _band(curves: np.ndarray) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ from bcbench.analysis.figures import (
     ConfusionPanel,
     ParetoPoints,
     confusion_panels,
+    data_source_label,
     pareto_points,
     reliability_curves,
     roc_pr_curves,
@@ -78,6 +79,7 @@ class SweepAnalysis:
     confusion: list[ConfusionPanel] = field(default_factory=list)
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     pareto: ParetoPoints | None = None
+    data_source: str | None = None  # where the images came from, named in the header and every figure
 
 
 def analyse(
@@ -112,6 +114,7 @@ def analyse(
         confusion=confusion_panels(ok),
         curves=training_curves(ok),
         pareto=pareto_points(ok),
+        data_source=data_source_label(ok),
     )
 
 

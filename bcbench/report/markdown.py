@@ -59,6 +59,7 @@ def _header(context: ReportContext) -> list[str]:
     runs = f"{len(analysis.ok)} ok, {len(analysis.failed)} failed"
     out += [
         f"- runs: {runs}; models: {', '.join(analysis.groups)}",
+        f"- data: {analysis.data_source or 'unknown'}",
         f"- seeds: {seeds_description(analysis.groups)}",
         f"- split: {split_description(analysis.ok)}",
     ]

@@ -35,7 +35,7 @@ def terminal_tables(analysis: SweepAnalysis, width: int) -> list[Table]:
         for part in _packed(labels, group, width)
     ]
     if tables:
-        tables[-1].caption = summary_caption(analysis)
+        tables[-1].caption = f"{summary_caption(analysis)} Data: {analysis.data_source or 'unknown'}."
     return tables
 
 

@@ -87,14 +87,17 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
 def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
     clinical = analysis.clinical
     positive = clinical.settings.get("positive")
+    source = analysis.data_source
     drawn = {
         "confusion": confusion_figure(
-            analysis.confusion, class_names(analysis.ok), directory / "confusion.png"
+            analysis.confusion, class_names(analysis.ok), directory / "confusion.png", source
         ),
-        "curves": curves_figure(analysis.curves, directory / "curves.png"),
-        "pareto": pareto_figure(analysis.pareto, directory / "pareto.png"),
-        "reliability": reliability_figure(clinical.reliability, directory / "reliability.png"),
-        "roc_pr": roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png") if positive else None,
+        "curves": curves_figure(analysis.curves, directory / "curves.png", source),
+        "pareto": pareto_figure(analysis.pareto, directory / "pareto.png", source),
+        "reliability": reliability_figure(clinical.reliability, directory / "reliability.png", source),
+        "roc_pr": (
+            roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png", source) if positive else None
+        ),
     }
     return {name: path for name, path in drawn.items() if path is not None}
 

@@ -33,6 +33,7 @@ def test_write_report_creates_every_file_and_lists_failures(tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
     markdown = written["report"].read_text()
     assert "# bcbench report: fake" in markdown
+    assert "- data: busi\n" in markdown  # data.root of the records
     assert "## Failed runs" in markdown
     assert "RuntimeError: CUDA out of memory \\| try less" in markdown
     assert "0123456" in markdown and "n_train/n_val/n_test = 540/110/23" in markdown

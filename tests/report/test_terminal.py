@@ -45,3 +45,13 @@ def test_every_cell_is_whole_and_every_line_fits(records, width):
 def test_a_wide_terminal_needs_fewer_tables():
     analysis = analyse(sweep_records())
     assert len(terminal_tables(analysis, 200)) <= len(terminal_tables(analysis, 80)) == 3
+
+
+def test_the_data_source_is_named_under_the_tables():
+    analysis = analyse(sweep_records())  # data.root /data/busi
+    assert analysis.data_source == "busi"
+    assert "Data: busi." in " ".join(render(analysis, 120).split())
+    synthetic = sweep_records()
+    for record in synthetic:
+        record["config"]["data"]["root"] = None
+    assert "Data: embedded synthetic data set." in " ".join(render(analyse(synthetic), 80).split())
