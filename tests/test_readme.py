@@ -42,3 +42,10 @@ def test_the_python_api_example_runs_as_written(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 runs, 0 failed" in result.stdout and "simple_cnn" in result.stdout
     assert (tmp_path / "results" / "default" / "report.md").is_file()
+
+
+def test_every_shipped_config_has_its_line_in_the_readme():
+    section = (REPO / "README.md").read_text().split("### The shipped configs", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(configs/[\w.-]+\.yaml)` \| \S", section, re.M))
+    shipped = {f"configs/{path.name}" for path in (REPO / "configs").glob("*.yaml")}
+    assert listed == shipped
