@@ -27,6 +27,7 @@ from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
 from bcbench.analysis.summary import CONFIDENCE, pairwise_frame, summary_frame
 from bcbench.analysis.sweep import ClinicalAnalysis, SweepAnalysis, analyse
+from bcbench.analysis.timing import TIMING_RULE
 from bcbench.analysis.units import PredictionUnit
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "PredictionUnit",
     "ReportError",
     "SweepAnalysis",
+    "TIMING_RULE",
     "analyse",
     "compare_sweeps",
     "comparison_folder",

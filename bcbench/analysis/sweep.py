@@ -35,6 +35,7 @@ from bcbench.analysis.runs import per_run_rows
 from bcbench.analysis.stored import check_stored_predictions
 from bcbench.analysis.study import study_deviations, study_reference_rows
 from bcbench.analysis.summary import interval_method, pairwise_frame, summary_frame, test_train_ratio
+from bcbench.analysis.timing import TimingStability, timing_stability
 from bcbench.analysis.units import PredictionUnit, build_units, pool_units
 from bcbench.record import RunRecord, group_records, is_cross_validation, newest_per_run
 
@@ -79,6 +80,7 @@ class SweepAnalysis:
     confusion: list[ConfusionPanel] = field(default_factory=list)
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     pareto: ParetoPoints | None = None
+    timing: TimingStability = field(default_factory=TimingStability)  # runs and models timed in noise
     data_source: str | None = None  # where the images came from, named in the header and every figure
 
 
@@ -114,6 +116,7 @@ def analyse(
         confusion=confusion_panels(ok),
         curves=training_curves(ok),
         pareto=pareto_points(ok),
+        timing=timing_stability(ok),
         data_source=data_source_label(ok),
     )
 

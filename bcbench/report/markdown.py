@@ -18,6 +18,7 @@ from bcbench.report.format import clean_rows, fmt, markdown_table
 from bcbench.report.stored import stored_markdown
 from bcbench.report.study import study_reference_markdown
 from bcbench.report.tables import pairwise_grid, seeds_description, split_description, summary_grid
+from bcbench.report.timing import timing_markdown
 
 FIGURE_TITLES = {
     "confusion": "Confusion matrices (summed over seeds, row-normalised)",
@@ -133,6 +134,10 @@ def _failed(context: ReportContext) -> list[str]:
     return ["## Failed runs", "", markdown_table(["model", "seed", "run_id", "error"], rows), ""]
 
 
+def _timing(context: ReportContext) -> list[str]:
+    return timing_markdown(context.analysis)
+
+
 def _audit(context: ReportContext) -> list[str]:
     return data_audit_markdown(context.analysis.ok)
 
@@ -176,6 +181,7 @@ SECTIONS: tuple[Section, ...] = (
     _clinical,
     _external,
     _per_run,
+    _timing,
     _failed,
     _audit,
     _stored,

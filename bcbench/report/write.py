@@ -29,6 +29,7 @@ from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
 from bcbench.report.tables import pairwise_grid
 from bcbench.report.terminal import terminal_tables
+from bcbench.report.timing import timing_line
 
 
 def write_report(
@@ -109,6 +110,9 @@ def _print_tables(console: Console, analysis: SweepAnalysis, written: dict[str, 
     if not pairwise.empty and "f1_macro" in set(pairwise["metric"]):
         rows = clean_rows(pairwise[pairwise["metric"] == "f1_macro"].to_dict("records"))
         console.print(pairwise_grid(rows, "f1_macro").rich())
+    unstable = timing_line(analysis)
+    if unstable:
+        console.print(f"[yellow]{escape(unstable)}[/]")
     if analysis.failed:
         console.print(f"[red]{len(analysis.failed)} failed run(s)[/]; see {escape(str(written['report']))}")
     console.print("wrote " + ", ".join(escape(str(path)) for path in written.values()))
