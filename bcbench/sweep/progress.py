@@ -115,7 +115,7 @@ class RichObserver:
         epochs = planned.config.train.epochs
         if self.epoch_task is None:
             self.epoch_task = self.progress.add_task(label, total=epochs, status="", eta="")
-        self.progress.reset(self.epoch_task, total=epochs, description=label, status="")
+        self.progress.reset(self.epoch_task, total=epochs, description=label, status="", eta="")  # all fields
 
     def epoch_finished(self, planned: PlannedRun, entry: dict[str, Any]) -> None:
         status = (

@@ -3,6 +3,7 @@ takeovers raced by threads and processes, garbage and clocks from the future, un
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import subprocess
@@ -378,6 +379,27 @@ def test_progress_shows_the_whole_sweep():
     task = observer.progress.tasks[0]
     assert (task.completed, task.total, task.fields["status"]) == (9, 12, "2 by this worker")
     assert "gpu0.1 4 of 12 runs done, running 8" in console.export_text()
+
+
+def test_the_bars_render_through_two_runs_with_their_eta():
+    """Every column's field survives resetting the epoch bar for the next run (a reset replaces the
+    task's fields: a field it dropped broke the first render of a real sweep's second run)."""
+
+    console = Console(record=True, width=160, force_terminal=True, file=io.StringIO())
+    planned = SimpleNamespace(spec=SimpleNamespace(model="simple_cnn", seed=0), config=tiny_train(2))
+    with RichObserver(console) as observer:
+        observer.sweep_started(total=2, done=0, todo=2)
+        for seed in (0, 1):
+            planned.spec.seed = seed
+            observer.run_started(planned, seed, 2)
+            observer.progress.refresh()  # renders every column of every task
+            observer.sweep_progress(done=seed + 1, total=2, mine=seed + 1)
+    assert observer.progress.tasks[1].fields == {"status": "", "eta": ""}
+
+
+def tiny_train(epochs):
+
+    return SimpleNamespace(train=SimpleNamespace(epochs=epochs))
 
 
 def test_an_unwritable_claims_folder_stops_the_sweep_before_training(synthetic_root, tmp_path, monkeypatch):
