@@ -120,17 +120,21 @@ def _score_form(
 def _time_forms(
     forms: dict[str, Form], outcomes: dict[str, FormOutcome], image_size: int, settings: DeploySettings
 ) -> None:
-    for threads in settings.threads:
-        for name, form in forms.items():
-            result = outcomes[name].result
-            if not result.ok:
-                continue
-            try:
-                result.timing.append(time_form(form, image_size, threads, settings))
-            except Exception as error:  # a form that cannot be timed fails alone
-                if name == EAGER:
-                    raise
-                result.fail(f"timing failed: {failure_reason(name, error)}")
+    for round_index in range(settings.repeats):
+        for threads in settings.threads:
+            for name, form in forms.items():
+                result = outcomes[name].result
+                if not result.ok:
+                    continue
+                try:
+                    timing = time_form(form, image_size, threads, settings)
+                except Exception as error:  # a form that cannot be timed fails alone
+                    if name == EAGER:
+                        raise
+                    result.fail(f"timing failed: {failure_reason(name, error)}")
+                    continue
+                timing.round = round_index
+                result.timing.append(timing)
 
 
 def failure_reason(name: str, error: BaseException) -> str:

@@ -21,6 +21,7 @@ class FormTiming(JsonBlock):
     synchronised) and throughput at the configured batch (images/s over the whole timed loop)."""
 
     threads: int | None = None
+    round: int = 0  # which round of alternating timings (settings.repeats)
     latency_ms: dict[str, float] | None = None  # p50, p90, p99, mean, std, min, max, iterations
     throughput: dict[str, Any] | None = None  # images_per_s, batch_size, batch_size_run, iterations, ...
     extra: dict[str, Any] = field(default_factory=dict)
@@ -62,8 +63,27 @@ class FormResult(JsonBlock):
     def ok(self) -> bool:
         return self.status == OK
 
-    def timing_at(self, threads: int) -> FormTiming | None:
-        return next((timing for timing in self.timing if timing.threads == threads), None)
+    def timing_summary(self, threads: int | None) -> dict[str, Any] | None:
+        """Medians over rounds at ``threads``: latency p50/p90/p99 (ms) and throughput (images/s)."""
+        rounds = [timing for timing in self.timing if timing.threads == threads]
+        if not rounds:
+            return None
+        latency = {key: _median([t.latency_ms[key] for t in rounds if t.latency_ms]) for key in SUMMARY_KEYS}
+        images_per_s = _median([t.throughput["images_per_s"] for t in rounds if t.throughput])
+        batch = rounds[0].throughput["batch_size_run"] if rounds[0].throughput else None
+        return {
+            "latency_ms": latency,
+            "images_per_s": images_per_s,
+            "batch_size": batch,
+            "rounds": len(rounds),
+        }
+
+
+SUMMARY_KEYS = ("p50", "p90", "p99")
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
 
 
 @dataclass

@@ -39,7 +39,9 @@ class DeploySettings:
     ``torchscript`` (the deprecated tracer); ``opset`` None is the exporter's default.
     ``reduce_range`` None: 7-bit INT8 weights on x86 CPUs without VNNI (ONNX Runtime's advice
     against int16 saturation there), 8-bit elsewhere. ``device``: where the torch forms run
-    (default: the model's device). ``timing`` False skips the timings (parity and predictions only).
+    (default: the model's device). ``timing`` False skips the timings (parity and predictions only);
+    ``repeats`` rounds of timings alternate the forms (each round times every form at every thread
+    count), for medians over rounds on a shared machine.
     """
 
     forms: tuple[str, ...] = (ONNX, ONNX_INT8)
@@ -57,6 +59,7 @@ class DeploySettings:
     reduce_range: bool | None = None
     device: str | None = None
     timing: bool = True
+    repeats: int = 1
     seed: int = 0
 
     def checked(self) -> DeploySettings:
@@ -70,7 +73,7 @@ class DeploySettings:
             raise ConfigError("deploy.threads must list at least one thread count, e.g. [1]")
         for count in self.threads:
             _at_least("threads", count, 1)
-        for key in ("batch_size", "iterations", "throughput_iterations", "eval_batch_size"):
+        for key in ("batch_size", "iterations", "throughput_iterations", "eval_batch_size", "repeats"):
             _at_least(key, getattr(self, key), 1)
         _at_least("calibration_batch_size", self.calibration_batch_size, 1)
         for key in ("warmup", "throughput_warmup"):

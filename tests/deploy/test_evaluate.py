@@ -158,8 +158,8 @@ def test_bad_image_sets_are_one_line_errors(images, fragment):
     assert_one_line_error(error, fragment)
 
 
-@pytest.mark.slow  # the dynamo exporter and inductor on a real model at 64 px
-def test_dynamo_int8_and_compile_on_resnet18_at_64_px():
+@pytest.mark.slow  # the dynamo exporter and INT8 on a real model at 64 px
+def test_dynamo_export_and_int8_on_resnet18_at_64_px():
     from bcbench.models import build_model
 
     torch.manual_seed(0)
@@ -175,3 +175,14 @@ def test_dynamo_int8_and_compile_on_resnet18_at_64_px():
     assert outcomes["onnx"].result.parity["test"].max_abs_logit_diff <= 1e-4
     assert outcomes["onnx"].result.exporter == "dynamo"
     assert [timing.threads for timing in outcomes["onnx_int8"].result.timing] == [1]
+
+
+def test_timing_rounds_alternate_forms_and_thread_counts():
+    settings = DeploySettings(
+        forms=("onnx",), exporter="torchscript", threads=(1, 2), repeats=2, warmup=0, iterations=1,
+        throughput_warmup=0, throughput_iterations=1, batch_size=2,
+    )  # fmt: skip
+    outcomes = evaluate_forms(tiny_cnn(), settings, {"test": uint8_images(2, seed=0)})
+    for outcome in outcomes.values():
+        assert [(t.round, t.threads) for t in outcome.result.timing] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+        assert outcome.result.timing_summary(2)["rounds"] == 2

@@ -22,6 +22,7 @@ from tests.helpers import assert_one_line_error
         ({"exporter": "jit"}, ("deploy.exporter", "dynamo")),
         ({"opset": 11}, ("deploy.opset", ">= 13")),
         ({"batch_size": 0}, ("deploy.batch_size",)),
+        ({"repeats": 0}, ("deploy.repeats",)),
         ({"normalize": "zscore"}, ("deploy.normalize",)),
     ],
 )
@@ -71,4 +72,16 @@ def test_form_result_round_trips_through_json():
     loaded = FormResult.from_json(json.loads(text))
     assert loaded == result
     assert loaded.status == "failed" and not loaded.ok
-    assert loaded.timing_at(1).latency_ms == {"p50": 1.0} and loaded.timing_at(2) is None
+    assert loaded.timing[0].latency_ms == {"p50": 1.0} and loaded.timing_summary(2) is None
+
+
+def test_timing_summary_is_the_median_over_rounds():
+    rounds = [
+        FormTiming(threads=1, round=index, latency_ms={"p50": p50, "p90": p50 + 1, "p99": p50 + 2},
+                   throughput={"images_per_s": speed, "batch_size_run": 32})
+        for index, (p50, speed) in enumerate([(5.0, 100.0), (3.0, 300.0), (9.0, 200.0)])
+    ]  # fmt: skip
+    other = FormTiming(threads=2, latency_ms={"p50": 1.0, "p90": 1.0, "p99": 1.0}, throughput=None)
+    summary = FormResult(form="onnx", timing=[*rounds, other]).timing_summary(1)
+    assert summary["latency_ms"] == {"p50": 5.0, "p90": 6.0, "p99": 7.0}
+    assert summary["images_per_s"] == 200.0 and summary["batch_size"] == 32 and summary["rounds"] == 3
