@@ -26,6 +26,7 @@ class ParityBlock(JsonBlock):
     max_abs_logit_diff: float | None = None
     max_abs_probability_diff: float | None = None
     top1_agreement: float | None = None
+    reference_max_abs_logit: float | None = None  # eager's scale: what the logit difference is relative to
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -42,4 +43,5 @@ def parity(reference_logits: np.ndarray, form_logits: np.ndarray) -> ParityBlock
         max_abs_logit_diff=float(np.max(np.abs(other - reference))),
         max_abs_probability_diff=float(np.max(np.abs(softmax(other) - softmax(reference)))),
         top1_agreement=float(np.mean(other.argmax(axis=1) == reference.argmax(axis=1))),
+        reference_max_abs_logit=float(np.max(np.abs(reference))),
     )

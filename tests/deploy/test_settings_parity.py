@@ -43,6 +43,7 @@ def test_parity_against_hand_arithmetic():
     block = parity(reference, form)
     assert block.images == 3
     assert block.max_abs_logit_diff == pytest.approx(2.5)
+    assert block.reference_max_abs_logit == 3.0
     assert block.top1_agreement == pytest.approx(2 / 3)  # row 2 flips from class 0 to class 1
     # row 2 moves most: p0 = 1 / (1 + e^(0 - 3)) for eager, 1 / (1 + e^(2.5 - 2)) for the form
     expected = 1 / (1 + math.exp(-3.0)) - 1 / (1 + math.exp(0.5))
