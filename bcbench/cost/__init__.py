@@ -5,11 +5,30 @@ record's ``cost`` block (``block``) and its meter (``meter``), and several model
 from bcbench.cost.block import CostBlock
 from bcbench.cost.measure import measure_cost
 from bcbench.cost.meter import CostMeter, CostRequest
-from bcbench.cost.static import count_flops, count_parameters, model_size_mb
+from bcbench.cost.static import (
+    MIB,
+    count_flops,
+    count_parameters,
+    eval_mode,
+    model_device,
+    model_size_mb,
+    uncompiled,
+)
 from bcbench.cost.throughput import end_to_end_throughput, measure_latency, measure_throughput
-from bcbench.cost.timing import Workload
+from bcbench.cost.timing import (
+    COMPILE_BACKEND_VARIABLE,
+    Workload,
+    inference_step,
+    prepared_for_inference,
+    summary_ms,
+    time_steps,
+    warm_up,
+    with_oom_backoff,
+)
 
 __all__ = [
+    "COMPILE_BACKEND_VARIABLE",
+    "MIB",
     "CostBlock",
     "CostMeter",
     "CostRequest",
@@ -17,8 +36,17 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "end_to_end_throughput",
+    "eval_mode",
+    "inference_step",
     "measure_cost",
     "measure_latency",
     "measure_throughput",
+    "model_device",
     "model_size_mb",
+    "prepared_for_inference",
+    "summary_ms",
+    "time_steps",
+    "uncompiled",
+    "warm_up",
+    "with_oom_backoff",
 ]

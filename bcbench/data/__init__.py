@@ -18,10 +18,13 @@ from bcbench.data.masks import PackedMasks, csv_mask_files, load_mask, load_mask
 from bcbench.data.normalize import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from bcbench.data.split import stratified_split
 from bcbench.data.summary import DataSummary
+from bcbench.data.synthetic import CLASS_COUNTS as SYNTHETIC_CLASS_COUNTS
+from bcbench.data.synthetic import render_image
 
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "SYNTHETIC_CLASS_COUNTS",
     "BatchAugmenter",
     "DataBundle",
     "DataSummary",
@@ -41,6 +44,7 @@ __all__ = [
     "load_rgb",
     "mask_files_beside",
     "preprocess",
+    "render_image",
     "resolve_root",
     "stratified_split",
 ]
