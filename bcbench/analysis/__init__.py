@@ -6,9 +6,12 @@ calibration (``clinical``), DeLong rows (``delong``), pooled cross-validation (`
 (``external``), the study's numbers (``study``), the recompute check (``stored``) and the numbers behind
 every figure (``figures``); ``compare_sweeps`` sets several sweeps side by side (``compare``); ``load_sweep``
 reads a sweep folder (``load``).
+Where each model looks (explanation maps scored against lesion masks): ``explain``.
 """
 
 from bcbench.analysis.compare import COMPARED, compare_sweeps, sweep_labels
+from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
+from bcbench.analysis.explain_maps import ExplainFigureData
 from bcbench.analysis.figures import ConfusionPanel, ParetoPoints, pareto_front, summed_confusion
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BOUNDED, OVER_TEST_IMAGES, PER_RUN_INTERVAL, over_runs_line
@@ -24,11 +27,14 @@ __all__ = [
     "CONFIDENCE",
     "ClinicalAnalysis",
     "ConfusionPanel",
+    "ExplainAnalysis",
+    "ExplainFigureData",
     "ParetoPoints",
     "PredictionUnit",
     "ReportError",
     "SweepAnalysis",
     "analyse",
+    "analyse_explain",
     "compare_sweeps",
     "load_sweep",
     "load_sweep_with_notes",

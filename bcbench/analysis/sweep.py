@@ -19,6 +19,7 @@ from bcbench.analysis.clinical import (
 )
 from bcbench.analysis.crossval import crossval_rows, pooled_out_of_fold
 from bcbench.analysis.delong import delong_rows
+from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
 from bcbench.analysis.external import external_rows
 from bcbench.analysis.figures import (
     ConfusionPanel,
@@ -74,6 +75,7 @@ class SweepAnalysis:
     confusion: list[ConfusionPanel] = field(default_factory=list)
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     pareto: ParetoPoints | None = None
+    explain: ExplainAnalysis | None = None  # explanation maps against lesion masks (runs with explain on)
 
 
 def analyse(
@@ -105,6 +107,7 @@ def analyse(
         confusion=confusion_panels(ok),
         curves=training_curves(ok),
         pareto=pareto_points(ok),
+        explain=analyse_explain(ok, directory),
     )
 
 

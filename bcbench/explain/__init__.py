@@ -11,7 +11,6 @@ metrics in the layers: it never imports record, stats, report, sweep or cli.
 
 from bcbench.explain.block import ExplainBlock
 from bcbench.explain.cam import METHODS, class_activation_maps
-from bcbench.explain.figure import explanation_grid
 from bcbench.explain.layers import default_layer_name, resolve_layer
 from bcbench.explain.references import centre_prior, uniform_random_maps
 from bcbench.explain.run import (
@@ -34,7 +33,6 @@ __all__ = [
     "default_layer_name",
     "explain_maps",
     "explain_run",
-    "explanation_grid",
     "figure_indices",
     "localisation_scores",
     "map_sources",

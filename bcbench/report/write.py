@@ -22,6 +22,7 @@ from bcbench.atomic import write_atomic
 from bcbench.record import RunRecord, class_names, records_frame
 from bcbench.report.clinical_figures import reliability_figure, roc_pr_figure
 from bcbench.report.compare import comparison_table
+from bcbench.report.explain_figure import explain_figure
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
@@ -72,6 +73,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "operating_points": pd.DataFrame(clinical.operating) if clinical.operating else None,
         "calibration": pd.DataFrame(clinical.calibration) if clinical.calibration else None,
         "delong": pd.DataFrame(clinical.delong) if clinical.delong else None,
+        "explain": analysis.explain.frame() if analysis.explain is not None else None,
     }
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))
@@ -91,6 +93,9 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "pareto": pareto_figure(analysis.pareto, directory / "pareto.png"),
         "reliability": reliability_figure(clinical.reliability, directory / "reliability.png"),
         "roc_pr": roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png") if positive else None,
+        "explain": explain_figure(analysis.explain.figure, directory / "explain.png")
+        if analysis.explain
+        else None,
     }
     return {name: path for name, path in drawn.items() if path is not None}
 

@@ -35,8 +35,10 @@ from bcbench.train import RunOutcome
 EXPLAIN_DIR = "explain"
 
 
-def explain_settings(config: Config, model: str) -> ExplainSettings:
-    """The run's ``explain`` block as ``bcbench.explain`` takes it (``explain.layers`` gives this model's)."""
+def explain_settings(config: Config, model: str, seed: int = 0) -> ExplainSettings:
+    """The run's ``explain`` block as ``bcbench.explain`` takes it (``explain.layers`` gives this model's
+    layer; the randomised copy draws its weights from the run's ``seed``, so it varies over seeds as the
+    trained model does)."""
     block = config.explain
     return ExplainSettings(
         methods=tuple(block.methods),
@@ -45,6 +47,7 @@ def explain_settings(config: Config, model: str) -> ExplainSettings:
         top_percent=tuple(block.top_percent),
         layer=block.layers.get(model),
         randomised=block.randomised,
+        randomisation_seed=seed,
         batch_size=block.batch_size,
         figure_count=block.figure_count,
         figure_class=block.figure_class,
@@ -62,7 +65,7 @@ def explain_outcome(
     if masks is None:
         raise DataError("explain.enabled is true but the data set was built without its lesion masks")
     config, test_probs = planned.config, outcome.test_probs
-    settings = explain_settings(config, planned.spec.model)
+    settings = explain_settings(config, planned.spec.model, planned.spec.seed)
     images, labels = data.tensors("test")
     normalizer = Normalizer(config.data.normalize, device)
     relpaths = data.relpaths("test")
