@@ -61,9 +61,12 @@ def unit_frame(tables: Sequence[tuple[RunRecord, pd.DataFrame]]) -> pd.DataFrame
         cells.setdefault(key, []).append(table[table["has_lesion"].astype(bool)])
     rows = []
     for (model, seed, repeat), parts in cells.items():
-        lesion = pd.concat(parts, ignore_index=True).reindex(columns=columns)
-        means = lesion.apply(pd.to_numeric, errors="coerce").mean() if len(lesion) else {}
-        rows.append({"model": model, "seed": seed, "repeat": repeat, **{c: means.get(c) for c in columns}})
+        lesion = pd.concat(parts, ignore_index=True).reindex(columns=columns).to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # a unit without lesion images has no value (NaN)
+            means = np.nanmean(lesion, axis=0) if len(lesion) else np.full(len(columns), np.nan)
+        rows.append(
+            {"model": model, "seed": seed, "repeat": repeat, **dict(zip(columns, means, strict=True))}
+        )
     return pd.DataFrame(rows, columns=[*UNIT_COLUMNS, *columns])
 
 
