@@ -34,7 +34,7 @@ FIGURE_TITLES = {
     "reliability": "Reliability diagrams before and after temperature scaling",
 }
 CLINICAL_FIGURES = ("roc_pr", "reliability")
-SECTION_FIGURES = ("explain",)  # shown in their own section, not under Figures
+SECTION_FIGURES = ("explain_figure",)  # shown in their own section, not under Figures
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _clinical(context: ReportContext) -> list[str]:
 
 
 def _explain(context: ReportContext) -> list[str]:
-    figure = context.figures.get("explain")
+    figure = context.figures.get("explain_figure")
     return explain_markdown(context.analysis.explain, Path(figure).name if figure else None)
 
 

@@ -93,7 +93,7 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "pareto": pareto_figure(analysis.pareto, directory / "pareto.png"),
         "reliability": reliability_figure(clinical.reliability, directory / "reliability.png"),
         "roc_pr": roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png") if positive else None,
-        "explain": explain_figure(analysis.explain.figure, directory / "explain.png")
+        "explain_figure": explain_figure(analysis.explain.figure, directory / "explain.png")
         if analysis.explain
         else None,
     }
