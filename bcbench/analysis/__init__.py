@@ -6,6 +6,7 @@ calibration (``clinical``), DeLong rows (``delong``), pooled cross-validation (`
 (``external``), the study's numbers (``study``), the recompute check (``stored``) and the numbers behind
 every figure (``figures``); ``compare_sweeps`` sets several sweeps side by side (``compare``); ``load_sweep``
 reads a sweep folder (``load``).
+Where each model looks (explanation maps scored against lesion masks): ``explain``.
 """
 
 from bcbench.analysis.compare import (
@@ -15,6 +16,8 @@ from bcbench.analysis.compare import (
     config_differences,
     sweep_labels,
 )
+from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
+from bcbench.analysis.explain_maps import ExplainFigureData
 from bcbench.analysis.figures import (
     SYNTHETIC_SOURCE,
     ConfusionPanel,
@@ -39,12 +42,15 @@ __all__ = [
     "CONFIDENCE",
     "ClinicalAnalysis",
     "ConfusionPanel",
+    "ExplainAnalysis",
+    "ExplainFigureData",
     "ParetoPoints",
     "PredictionUnit",
     "ReportError",
     "SweepAnalysis",
     "TIMING_RULE",
     "analyse",
+    "analyse_explain",
     "compare_sweeps",
     "comparison_folder",
     "config_differences",

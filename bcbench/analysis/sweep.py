@@ -19,6 +19,7 @@ from bcbench.analysis.clinical import (
 )
 from bcbench.analysis.crossval import crossval_rows, pooled_out_of_fold
 from bcbench.analysis.delong import delong_over_folds, delong_rows
+from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
 from bcbench.analysis.external import external_rows
 from bcbench.analysis.figures import (
     ConfusionPanel,
@@ -82,6 +83,7 @@ class SweepAnalysis:
     pareto: ParetoPoints | None = None
     timing: TimingStability = field(default_factory=TimingStability)  # runs and models timed in noise
     data_source: str | None = None  # where the images came from, named in the header and every figure
+    explain: ExplainAnalysis | None = None  # explanation maps against lesion masks (runs with explain on)
 
 
 def analyse(
@@ -118,6 +120,7 @@ def analyse(
         pareto=pareto_points(ok),
         timing=timing_stability(ok),
         data_source=data_source_label(ok),
+        explain=analyse_explain(ok, directory),
     )
 
 

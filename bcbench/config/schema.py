@@ -230,6 +230,41 @@ class QueueConfig:
             )
 
 
+EXPLAIN_METHODS = ("gradcam", "hirescam")  # the methods of bcbench.explain.cam
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Where each model looks: class activation maps of the test images scored against lesion masks after
+    training (``bcbench.explain``); off by default. The sweep turns it into each run's
+    ``bcbench.explain.ExplainSettings`` (``layers`` gives the model's ``layer``)."""
+
+    enabled: bool = False
+    methods: tuple[Literal["gradcam", "hirescam"], ...] = EXPLAIN_METHODS
+    target: Literal["true_class", "predicted_class"] = "true_class"  # the class each map explains
+    tolerance_px: float = 15.0  # pointing-game tolerance at 224 px, scaled with data.image_size
+    top_percent: tuple[float, ...] = (5.0, 10.0, 20.0)  # top-k% IoU with the mask, one score per k
+    layers: dict[str, str] = field(default_factory=dict)  # model -> dotted module name of its CAM layer
+    randomised: bool = True  # also score a copy with re-initialised weights (the sanity check)
+    batch_size: int = 16
+    maps_size: int = 56  # side of the stored maps behind repeatability and reproducibility
+    figure_count: int = 4  # test images in the report's figure
+    figure_class: str = "malignant"  # the figure shows the first test images of this class with a lesion
+
+    def check(self, where: str) -> None:
+        if not self.methods:
+            raise ConfigError(f"config key {join_key(where, 'methods')!r} must name at least one method")
+        if self.tolerance_px < 0:
+            raise ConfigError(f"config key {join_key(where, 'tolerance_px')!r} must not be negative")
+        if not self.top_percent or not all(0 < k <= 100 for k in self.top_percent):
+            raise ConfigError(
+                f"config key {join_key(where, 'top_percent')!r} must list percentages in (0, 100], "
+                f"got {list(self.top_percent)}"
+            )
+        for key in ("batch_size", "maps_size", "figure_count"):
+            _positive(getattr(self, key), join_key(where, key))
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole experiment: models x seeds on one data set."""
@@ -254,6 +289,7 @@ class Config:
     cost: CostConfig = field(default_factory=CostConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
 
     def options_for(self, model: str) -> ModelOptions:
         return self.model_options.get(model, ModelOptions())

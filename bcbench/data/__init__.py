@@ -4,7 +4,8 @@
 ``sources`` (folders, split folders, a labels CSV), ``npz`` (MedMNIST), ``scan`` (vetting, hashes,
 duplicates), ``split`` and ``folds`` (holdout, group-aware, cross-validation), ``decode`` (+ streaming),
 ``cache``, ``augment``, ``normalize``, ``bundle`` and ``build``, ``audit``, ``external`` (external test
-sets), ``summary`` (the record's data block) and ``synthetic`` (the embedded default data set).
+sets), ``summary`` (the record's data block), ``synthetic`` (the embedded default data set), and lesion
+masks: ``masks`` (found, shaped and packed) and ``lesions`` (a data set's masks, loaded once and cached).
 """
 
 from bcbench.data.augment import BatchAugmenter

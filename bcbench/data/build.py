@@ -24,6 +24,7 @@ from bcbench.data.audit import data_audit, warn_about_audit, warn_skipped
 from bcbench.data.bundle import DataBundle
 from bcbench.data.decode import DecodedImages, Progress, StreamedImages, decode_images
 from bcbench.data.folds import carve_missing_validation, grouped_holdout
+from bcbench.data.lesions import bundle_masks, mask_audit
 from bcbench.data.npz import npz_bundle
 from bcbench.data.scan import (
     ScannedFile,
@@ -45,7 +46,10 @@ GroupPolicy = str  # "auto" | "required" | "ignore" (evaluation.groups)
 
 
 def build_data(
-    config: Config | DataConfig, progress: Progress | None = None, group_policy: GroupPolicy | None = None
+    config: Config | DataConfig,
+    progress: Progress | None = None,
+    group_policy: GroupPolicy | None = None,
+    masks: bool | None = None,
 ) -> DataBundle:
     """Resolve the root (None = the embedded synthetic set) and build its bundle (see the module doc).
 
@@ -54,15 +58,26 @@ def build_data(
     decoded (damage past the header) are found after the split; with ``on_bad_image: skip`` the split is
     then made again without them, exactly as if they had been caught by the scan or were not on disk, so
     every class keeps its place in every split.
+
+    ``masks``: also load each image's lesion mask (``bcbench.data.lesions``) into ``DataBundle.masks``
+    and count them in the audit; default: what ``config.explain.enabled`` says (False for a data block).
     """
     data_config = config.data if isinstance(config, Config) else config
     if group_policy is None:
         group_policy = config.evaluation.groups if isinstance(config, Config) else "auto"
+    if masks is None:
+        masks = isinstance(config, Config) and config.explain.enabled
     root = resolve_root(data_config)
     if source_kind(data_config, root) == "npz":
+        if masks:
+            raise DataError(
+                f"data.root {root} is an .npz file, which holds no lesion masks; explain needs image files "
+                "with masks beside them (or a mask column in data.index): set explain.enabled: false"
+            )
         return npz_bundle(root, data_config, progress, group_policy)
     with pillow_bomb_check_suspended():
-        return _build_from_files(catalog(data_config, root), data_config, progress, group_policy)
+        source = catalog(data_config, root)
+        return _build_from_files(source, data_config, progress, group_policy, masks)
 
 
 @dataclass
@@ -81,7 +96,11 @@ class Vetted:
 
 
 def _build_from_files(
-    source: Catalog, data_config: DataConfig, progress: Progress | None, group_policy: GroupPolicy
+    source: Catalog,
+    data_config: DataConfig,
+    progress: Progress | None,
+    group_policy: GroupPolicy,
+    with_masks: bool = False,
 ) -> DataBundle:
     _require_two_classes(source)
     vetted = vet_files(source, data_config)
@@ -100,6 +119,9 @@ def _build_from_files(
     )
     warn_about_audit(audit, data_config.dedupe)
     relpaths = [relpath_of(file) for file in vetted.kept]
+    masks = bundle_masks(source, decoded.relpaths, decoded.sha256, data_config) if with_masks else None
+    if masks is not None:
+        audit["masks"] = mask_audit(masks, splits)
     return DataBundle(
         root=source.root,
         classes=source.classes,
@@ -110,6 +132,7 @@ def _build_from_files(
         skipped=[dict(entry) for entry in vetted.skipped],
         groups=splitter.groups_of(vetted.kept),
         source=source.kind,
+        masks=masks,
     )
 
 

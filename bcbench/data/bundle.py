@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from bcbench.data.decode import DecodedImages, StreamedImages
+from bcbench.data.masks import PackedMasks
 from bcbench.data.scan import Skipped
 from bcbench.data.split import split_sha256
 from bcbench.errors import DataError
@@ -21,7 +22,9 @@ class DataBundle:
 
     ``groups``: each image's group (patient, lesion) when the source has them, else None.
     ``skipped``: unusable files left out with ``data.on_bad_image: skip``, as ``{"path", "reason"}``
-    (path relative to ``root``). ``audit``: JSON-serialisable summary, see ``data_audit``.
+    (path relative to ``root``). ``audit``: JSON-serialisable summary, see ``data_audit``. ``masks``: each
+    image's lesion mask, in the images' order and geometry, when they were asked for (``explain``), else
+    None; ``split_masks`` gives one split's.
     """
 
     root: Path
@@ -33,6 +36,7 @@ class DataBundle:
     skipped: list[Skipped] = field(default_factory=list)
     groups: np.ndarray | None = None
     source: str = "folders"
+    masks: PackedMasks | None = None
 
     def indices(self, split: str) -> np.ndarray:
         if split not in self.splits:
@@ -54,6 +58,10 @@ class DataBundle:
             images.subset(index) if isinstance(images, StreamedImages) else images.index_select(0, index)
         )
         return selected, self.decoded.labels.index_select(0, index)
+
+    def split_masks(self, split: str) -> PackedMasks | None:
+        """The lesion masks of one split, in index order (None when the bundle has none)."""
+        return None if self.masks is None else self.masks.subset(self.indices(split))
 
     def relpaths(self, split: str) -> list[str]:
         return [self.decoded.relpaths[int(i)] for i in self.indices(split)]

@@ -1,5 +1,7 @@
 """The on-disk cache of decoded images (``data.cache_dir``): one ``.pt`` file per data set and preprocessing,
 named after a key over every file's content hash, so any change to the data or preprocessing misses it.
+Lesion masks, when a run needs them, get their own small ``.npz`` file beside it (``MaskCache``), keyed by
+the images and every mask file's content hash, so that the images' cache does not change with them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import PIL
 import torch
 
@@ -97,3 +100,61 @@ class DecodeCache:
                 torch.save({"key": self.key, "images": images, "skipped": list(skipped)}, temporary)
         except OSError as error:
             logger.warning("could not write decode cache %s: %s", self.path, error)
+
+
+MASK_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class MaskCache:
+    """One ``.npz`` file of packed lesion masks in ``data_config.cache_dir``, named after its key: the
+    images (relpath, content hash), their mask files (relpath, content hash) and the geometry."""
+
+    path: Path
+    key: str
+
+    @classmethod
+    def for_masks(
+        cls,
+        data_config: DataConfig,
+        relpaths: Sequence[str],
+        hashes: Sequence[str],
+        mask_files: Sequence[Sequence[tuple[str, str]]],
+    ) -> MaskCache | None:
+        """``mask_files``: per image, (relpath, sha256) of each of its mask files."""
+        if data_config.cache_dir is None:
+            return None
+        shorter = data_config.resize_shorter if data_config.preprocess == "shorter_crop" else None
+        payload = {
+            "format": MASK_CACHE_FORMAT,
+            "pillow": PIL.__version__,
+            "images": [list(pair) for pair in zip(relpaths, hashes, strict=True)],
+            "masks": [[list(entry) for entry in files] for files in mask_files],
+            "preprocess": data_config.preprocess,
+            "image_size": data_config.image_size,
+            "resize_shorter": shorter,
+        }
+        key = hashlib.sha256(json.dumps(payload, separators=(",", ":")).encode()).hexdigest()
+        name = f"masks-{data_config.preprocess}-{data_config.image_size}-{key[:24]}.npz"
+        return cls(path=Path(data_config.cache_dir).expanduser() / name, key=key)
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        """The arrays saved under this key, or None when missing, stale or damaged."""
+        if not self.path.is_file():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            if str(arrays.pop("key")) == self.key:
+                return arrays
+        except Exception as error:  # a damaged cache file is only a miss
+            logger.warning("ignoring unreadable mask cache %s: %s", self.path, error)
+        return None
+
+    def save(self, arrays: dict[str, np.ndarray]) -> None:
+        """Write the file atomically; failures only warn."""
+        try:
+            with atomic_path(self.path) as temporary, open(temporary, "wb") as handle:
+                np.savez(handle, key=np.asarray(self.key), **arrays)
+        except OSError as error:
+            logger.warning("could not write mask cache %s: %s", self.path, error)

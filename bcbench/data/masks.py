@@ -81,6 +81,11 @@ class PackedMasks:
     def __len__(self) -> int:
         return int(self.bits.shape[0])
 
+    def subset(self, index: Sequence[int] | np.ndarray | torch.Tensor) -> PackedMasks:
+        """The masks at ``index``, still packed (e.g. one split's)."""
+        rows = np.asarray(index.cpu() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
+        return PackedMasks(self.bits[rows], self.height, self.width, self.annotated[rows])
+
     def unpack(self, index: Sequence[int] | np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
         """bool [n, height, width] of the masks at ``index`` (all when None), on the CPU."""
         rows = self.bits if index is None else self.bits[np.asarray(index, dtype=np.int64)]

@@ -4,13 +4,13 @@
 calls after training; ``cam`` makes Grad-CAM and HiResCAM maps with our own hooks on the layer that
 ``layers`` resolves; ``scores`` scores maps against masks (pointing game, energy, top-k IoU, AP);
 ``references`` holds the centre-prior and random maps every model is compared with; ``sanity`` the
-randomised-weights copy and the rank correlations behind repeatability and reproducibility; ``figure``
-draws the grid of maps. It reads models and data (``bcbench.data.masks``) and sits beside train and
+randomised-weights copy and the rank correlations behind repeatability and reproducibility; ``block``
+the record's ``explain`` block. It reads models and data (``bcbench.data.masks``) and sits beside train and
 metrics in the layers: it never imports record, stats, report, sweep or cli.
 """
 
+from bcbench.explain.block import ExplainBlock
 from bcbench.explain.cam import METHODS, class_activation_maps
-from bcbench.explain.figure import explanation_grid
 from bcbench.explain.layers import default_layer_name, resolve_layer
 from bcbench.explain.references import centre_prior, uniform_random_maps
 from bcbench.explain.run import (
@@ -26,13 +26,13 @@ from bcbench.explain.scores import localisation_scores, scaled_tolerance
 
 __all__ = [
     "METHODS",
+    "ExplainBlock",
     "ExplainSettings",
     "centre_prior",
     "class_activation_maps",
     "default_layer_name",
     "explain_maps",
     "explain_run",
-    "explanation_grid",
     "figure_indices",
     "localisation_scores",
     "map_sources",

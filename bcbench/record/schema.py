@@ -16,6 +16,7 @@ from typing import Any, Literal
 from bcbench.cost import CostBlock
 from bcbench.data import DataSummary
 from bcbench.env import Environment
+from bcbench.explain import ExplainBlock
 from bcbench.metrics import TestMetrics
 from bcbench.serial import JsonBlock
 
@@ -50,6 +51,7 @@ class RunRecord(JsonBlock):
     wall_seconds: float | None = None
     traceback: str | None = None
     checkpoint: str | None = None
+    explain: ExplainBlock | None = None  # explanation maps scored against lesion masks (explain.enabled)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

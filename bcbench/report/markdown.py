@@ -13,6 +13,7 @@ from bcbench.record import RunRecord, flatten, metric_named
 from bcbench.report.clinical import clinical_markdown
 from bcbench.report.crossval import crossval_markdown
 from bcbench.report.delong import delong_markdown
+from bcbench.report.explain import explain_markdown
 from bcbench.report.external import external_markdown
 from bcbench.report.format import clean_rows, fmt, markdown_table
 from bcbench.report.stored import stored_markdown
@@ -28,6 +29,7 @@ FIGURE_TITLES = {
     "reliability": "Reliability diagrams before and after temperature scaling",
 }
 CLINICAL_FIGURES = ("roc_pr", "reliability")
+SECTION_FIGURES = ("explain_figure",)  # shown in their own section, not under Figures
 
 
 @dataclass
@@ -117,6 +119,11 @@ def _clinical(context: ReportContext) -> list[str]:
     return out
 
 
+def _explain(context: ReportContext) -> list[str]:
+    figure = context.figures.get("explain_figure")
+    return explain_markdown(context.analysis.explain, Path(figure).name if figure else None)
+
+
 def _uncertainty(context: ReportContext) -> list[str]:
     definitions = [f"- {ECE_DEFINITION}", f"- {BRIER_DEFINITION}"]
     return ["## How the intervals were made", "", *context.analysis.methods, *definitions, ""]
@@ -147,7 +154,7 @@ def _figures(context: ReportContext) -> list[str]:
         return []
     out = ["## Figures", ""]
     for name, path in context.figures.items():
-        if name not in CLINICAL_FIGURES:  # those are shown in the clinical view
+        if name not in CLINICAL_FIGURES and name not in SECTION_FIGURES:  # shown in their sections
             out += [f"![{FIGURE_TITLES.get(name, name)}]({Path(path).name})", ""]
     return out
 
@@ -180,6 +187,7 @@ SECTIONS: tuple[Section, ...] = (
     _crossval,
     _clinical,
     _external,
+    _explain,
     _per_run,
     _timing,
     _failed,
@@ -253,7 +261,12 @@ before/after temperature scaling.
 fold): AUROCs, difference with CI, z, p and Holm-corrected p, or a `note`; `delong_over_folds.csv` \
 (cross-validation): the per-fold differences combined by the corrected resampled t.
 - `roc_pr.png`, `reliability.png`: ROC / precision-recall curves of the positive class (mean over runs, \
-band min-max) and reliability diagrams before and after temperature scaling."""
+band min-max) and reliability diagrams before and after temperature scaling.
+- `explain/<run_id>.csv` (runs with `explain` on): per test image its class, target, `has_lesion`, \
+`lesion_fraction` and `<map>.<score>` for each method, its randomised copy (`<method>_randomised`) and the \
+`centre` and `random` references; `explain/<run_id>_maps.npz`: the maps of the lesion images (small, \
+float16) and the figure's images, masks and maps. `explain.csv`: every number of the explanation \
+section, its `part` naming the table; `explain.png`: the figure."""
 
 
 def _per_run_table(rows: Sequence[dict[str, Any]]) -> str:

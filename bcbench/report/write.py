@@ -24,6 +24,7 @@ from bcbench.atomic import write_atomic
 from bcbench.record import RunRecord, class_names, records_frame
 from bcbench.report.clinical_figures import reliability_figure, roc_pr_figure
 from bcbench.report.compare import comparison_table
+from bcbench.report.explain_figure import explain_figure
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
@@ -77,6 +78,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "calibration": pd.DataFrame(clinical.calibration) if clinical.calibration else None,
         "delong": pd.DataFrame(clinical.delong) if clinical.delong else None,
         "delong_over_folds": pd.DataFrame(clinical.delong_over_folds) if clinical.delong_over_folds else None,
+        "explain": analysis.explain.frame() if analysis.explain is not None else None,
     }
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))
@@ -99,6 +101,9 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "roc_pr": (
             roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png", source) if positive else None
         ),
+        "explain_figure": explain_figure(analysis.explain.figure, directory / "explain.png")
+        if analysis.explain
+        else None,
     }
     return {name: path for name, path in drawn.items() if path is not None}
 

@@ -29,10 +29,11 @@ class SweepData:
 
     def get(self, config: Config) -> DataBundle:
         """The data set as configured (its holdout split)."""
-        key = _key(config.data, config.evaluation.groups)
+        masks = config.explain.enabled  # lesion masks, for explanation maps scored against them
+        key = _key(config.data, config.evaluation.groups, masks)
         if key not in self._bundles:
             progress = self._observer.data_loading
-            self._bundles[key] = build_data(config.data, progress, config.evaluation.groups)
+            self._bundles[key] = build_data(config.data, progress, config.evaluation.groups, masks)
         return self._bundles[key]
 
     def for_run(self, planned: PlannedRun) -> DataBundle:

@@ -21,6 +21,7 @@ from bcbench.errors import BcbenchError
 from bcbench.metrics import evaluate
 from bcbench.record import RunRecord, append_record, read_sweep, shard_path, write_predictions
 from bcbench.sweep.datasets import SweepData
+from bcbench.sweep.explaining import explain_outcome
 from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
 from bcbench.sweep.plan import PlannedRun
@@ -171,6 +172,8 @@ class RunExecutor:
             temperature = record.test.calibration["temperature"]
             frames = prediction_frames(outcome, data, planned.spec, externals, probs, temperature)
             record.predictions = write_predictions(self.directory, planned.run_id, frames)
+        if self.writes and planned.config.explain.enabled:
+            record.explain = explain_outcome(outcome, planned, data, self.directory, self.accelerator.device)
         record.cost = self._cost(planned, outcome, data)
         if planned.config.train.save_checkpoint and self.writes:
             record.checkpoint = str(self._save_checkpoint(planned, outcome))

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bcbench.config import Config, build_config, set_dotted, to_dict
+from bcbench.config import Config, ExplainConfig, build_config, set_dotted, to_dict
 from bcbench.train import RunSpec, resolve_run_config
 
 
@@ -76,6 +76,8 @@ def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
     }
     if options.small_input_stem:
         identity["small_input_stem"] = True
+    if to_dict(config.explain) != to_dict(ExplainConfig()):
+        identity["explain"] = to_dict(config.explain)
     if spec.cv_key is not None:
         evaluation = config.evaluation  # only what makes the folds: not the reporting keys
         design = {"protocol": "kfold", "folds": evaluation.folds, "repeats": evaluation.repeats}

@@ -15,7 +15,6 @@ from bcbench.explain import (
     class_activation_maps,
     explain_maps,
     explain_run,
-    explanation_grid,
     figure_indices,
     score_columns,
 )
@@ -151,22 +150,6 @@ def test_figure_images_are_the_first_of_the_chosen_class_with_a_lesion() -> None
     assert figure_indices(labels, lesion, class_index=1, count=2).tolist() == [0, 3]
     assert figure_indices(labels, lesion, class_index=1, count=5).tolist() == [0, 3, 5, 1, 6]
     assert figure_indices(labels, lesion, class_index=None, count=2).tolist() == [0, 1]
-
-
-def test_the_figure_is_a_grid_of_images_by_models() -> None:
-    images, masks = lesion_images(3, seed=8)
-    maps = {"model a": np.random.default_rng(0).random((3, SIDE, SIDE)), "model b": np.zeros((3, SIDE, SIDE))}
-
-    figure = explanation_grid(
-        images.numpy(), masks.numpy(), maps, row_titles=["a", "b", "c"], title="Grad-CAM"
-    )
-
-    axes = figure.get_axes()
-    assert len(axes) == 9
-    assert [axes[k].get_title() for k in range(3)] == ["image, lesion", "model a", "model b"]
-    assert axes[3].get_ylabel() == "b"
-    assert len(axes[1].collections) == 1  # the lesion's outline
-    assert len(axes[1].images) == 2  # the image and the map over it
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 """The explanation figure: a grid of test images (rows) by models (columns), each map overlaid on its
-image with the lesion's outline, from arrays only (it moves into ``bcbench.report`` with the rest of
-the report's figures).
+image with the lesion's outline, drawn from the arrays ``bcbench.analysis`` gathered (``explain_figure``).
 
 Built on ``matplotlib.figure.Figure``, never pyplot, as ``bcbench.report.figures`` does: no display, no
 global backend switched, nothing left open. The first column shows the image alone with the outline.
@@ -9,14 +8,27 @@ global backend switched, nothing left open. The first column shows the image alo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from bcbench.analysis import ExplainFigureData
+from bcbench.report.figures import save_figure
 
 OUTLINE_COLOUR = "#00e5ff"
 MAP_COLOURS = "inferno"
 MAP_ALPHA = 0.7  # the opacity of a map's maximum
 PANEL_INCHES = 1.6
+FIGURE_TITLE = "Where each model looks (first run of each model; cyan: lesion outline)"
+
+
+def explain_figure(data: ExplainFigureData | None, path: str | Path) -> Path | None:
+    """The grid of the figure's images by models and methods, saved to ``path``; None with nothing to draw."""
+    if data is None or not data.maps or len(data.images) == 0:
+        return None
+    figure = explanation_grid(data.images, data.masks, data.maps, data.row_titles, FIGURE_TITLE)
+    return save_figure(figure, path)
 
 
 def explanation_grid(
