@@ -9,6 +9,7 @@ from bcbench.config.schema import (
     EvaluationConfig,
     ModelOptions,
     QueueConfig,
+    RobustnessConfig,
     TrainConfig,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "EvaluationConfig",
     "ModelOptions",
     "QueueConfig",
+    "RobustnessConfig",
     "TrainConfig",
     "build",
     "build_config",

@@ -17,6 +17,7 @@ from bcbench.cost import CostBlock
 from bcbench.data import DataSummary
 from bcbench.env import Environment
 from bcbench.metrics import TestMetrics
+from bcbench.robustness import RobustnessBlock
 from bcbench.serial import JsonBlock
 
 
@@ -50,6 +51,7 @@ class RunRecord(JsonBlock):
     wall_seconds: float | None = None
     traceback: str | None = None
     checkpoint: str | None = None
+    robustness: RobustnessBlock | None = None  # corruption evaluation (robustness.corruptions), else None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
