@@ -29,6 +29,7 @@ from bcbench.analysis.figures import (
     roc_pr_curves,
     training_curves,
 )
+from bcbench.analysis.robustness import RobustnessAnalysis, analyse_robustness
 from bcbench.analysis.runs import per_run_rows
 from bcbench.analysis.stored import check_stored_predictions
 from bcbench.analysis.study import study_reference_rows
@@ -74,6 +75,7 @@ class SweepAnalysis:
     confusion: list[ConfusionPanel] = field(default_factory=list)
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     pareto: ParetoPoints | None = None
+    robustness: RobustnessAnalysis | None = None  # corruption curves, ensembles, selective prediction
 
 
 def analyse(
@@ -105,6 +107,7 @@ def analyse(
         confusion=confusion_panels(ok),
         curves=training_curves(ok),
         pareto=pareto_points(ok),
+        robustness=analyse_robustness(ok, directory, evaluation_settings(ok)["positive"]),
     )
 
 

@@ -26,6 +26,7 @@ from bcbench.metrics.selective import (
     ensemble_probabilities,
     kept_count,
     optimal_aurc,
+    resampled_selective,
     risk_coverage,
     selective_block,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "rates_at",
     "reliability",
     "resampled_scores",
+    "resampled_selective",
     "risk_coverage",
     "roc_points",
     "selection_score",

@@ -21,6 +21,7 @@ from bcbench.report.crossval import crossval_markdown
 from bcbench.report.delong import delong_markdown
 from bcbench.report.external import external_markdown
 from bcbench.report.format import clean_rows, fmt, markdown_table
+from bcbench.report.robustness import ROBUSTNESS_FIGURES, robustness_markdown
 from bcbench.report.stored import stored_markdown
 from bcbench.report.study import study_reference_markdown
 from bcbench.report.tables import pairwise_grid, seeds_description, split_description, summary_grid
@@ -33,6 +34,7 @@ FIGURE_TITLES = {
     "reliability": "Reliability diagrams before and after temperature scaling",
 }
 CLINICAL_FIGURES = ("roc_pr", "reliability")
+SHOWN_IN_SECTIONS = (*CLINICAL_FIGURES, *ROBUSTNESS_FIGURES)  # not repeated under "Figures"
 
 
 @dataclass
@@ -121,6 +123,10 @@ def _clinical(context: ReportContext) -> list[str]:
     return out
 
 
+def _robustness(context: ReportContext) -> list[str]:
+    return robustness_markdown(context.analysis.robustness, context.figures)
+
+
 def _uncertainty(context: ReportContext) -> list[str]:
     analysis = context.analysis
     kinds = [over_runs_line(analysis.cross_validation, analysis.interval_method), OVER_TEST_IMAGES, BOUNDED]
@@ -148,7 +154,7 @@ def _figures(context: ReportContext) -> list[str]:
         return []
     out = ["## Figures", ""]
     for name, path in context.figures.items():
-        if name not in CLINICAL_FIGURES:  # those are shown in the clinical view
+        if name not in SHOWN_IN_SECTIONS:  # those are shown in their own sections
             out += [f"![{FIGURE_TITLES.get(name, name)}]({Path(path).name})", ""]
     return out
 
@@ -181,6 +187,7 @@ SECTIONS: tuple[Section, ...] = (
     _crossval,
     _clinical,
     _external,
+    _robustness,
     _per_run,
     _failed,
     _audit,

@@ -25,6 +25,8 @@ from bcbench.report.compare import comparison_table
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
+from bcbench.report.robustness import robustness_tables
+from bcbench.report.robustness_figures import robustness_figures
 from bcbench.report.tables import pairwise_grid, summary_table
 
 
@@ -72,6 +74,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "operating_points": pd.DataFrame(clinical.operating) if clinical.operating else None,
         "calibration": pd.DataFrame(clinical.calibration) if clinical.calibration else None,
         "delong": pd.DataFrame(clinical.delong) if clinical.delong else None,
+        **robustness_tables(analysis.robustness),
     }
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))
@@ -91,6 +94,7 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "pareto": pareto_figure(analysis.pareto, directory / "pareto.png"),
         "reliability": reliability_figure(clinical.reliability, directory / "reliability.png"),
         "roc_pr": roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png") if positive else None,
+        **robustness_figures(analysis.robustness, directory),
     }
     return {name: path for name, path in drawn.items() if path is not None}
 
