@@ -256,7 +256,13 @@ score and ECE before/after temperature scaling.
 - `delong.csv`: DeLong's test for every model pair, class (one vs rest) and run: AUROCs, difference \
 with CI, z, p and Holm-corrected p, or a `note`.
 - `roc_pr.png`, `reliability.png`: ROC / precision-recall curves of the positive class (mean over runs, \
-band min-max) and reliability diagrams before and after temperature scaling."""
+band min-max) and reliability diagrams before and after temperature scaling.
+- `corruption.csv`, `corruption_severities.csv`, `corruption_runs.csv`, `corruption_curves.png` \
+(`robustness.corruptions`): per corruption and model the accuracy per severity, drop, pixel change and CE; \
+every point of every curve (mean, sd, min, max, t interval over seeds); the scores per seed.
+- `ensembles.csv`: every ensemble of stored probabilities with its scores, intervals, mean and best single \
+member and the paired differences; `selective.csv`, `selective_seeds.csv`, `risk_coverage.png`: AURC, \
+E-AURC, accuracy and sensitivity at 80% and 90% coverage per model (with intervals) and per seed."""
 
 
 def _per_run_table(rows: Sequence[dict[str, Any]]) -> str:
