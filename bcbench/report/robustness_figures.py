@@ -27,6 +27,7 @@ def corruption_figure(corruption: CorruptionAnalysis | None, path: Path) -> Path
         return None
     names = list(dict.fromkeys(curves["corruption"]))
     models = list(dict.fromkeys(curves["model"]))
+    severities = sorted(int(severity) for severity in curves["severity"].unique())
     figure = new_figure(3.0 * len(CURVE_METRICS), 2.1 * len(names) + 0.6)
     axes = figure.subplots(len(names), len(CURVE_METRICS), squeeze=False, sharex=True)
     for row, name in enumerate(names):
@@ -36,6 +37,7 @@ def corruption_figure(corruption: CorruptionAnalysis | None, path: Path) -> Path
                 chosen = curves[(curves["corruption"] == name) & (curves["model"] == model)]
                 _draw_curve(ax, chosen[chosen["metric"] == metric], f"C{colour}", model)
             ax.set_title(f"{name}: {label}", fontsize=8)
+            ax.set_xticks(severities)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
     for ax in axes[-1]:
