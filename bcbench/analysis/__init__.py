@@ -3,9 +3,10 @@
 ``analyse(records, directory)`` returns a ``SweepAnalysis``: the summary over seeds or folds and the pairwise
 comparisons (``summary``), the units of the clinical statistics (``units``), operating points and
 calibration (``clinical``), DeLong rows (``delong``), pooled cross-validation (``crossval``), external sets
-(``external``), the study's numbers (``study``), the recompute check (``stored``) and the numbers behind
-every figure (``figures``); ``compare_sweeps`` sets several sweeps side by side (``compare``); ``load_sweep``
-reads a sweep folder (``load``).
+(``external``), the study's numbers (``study``), the recompute check (``stored``), the numbers behind
+every figure (``figures``), and corruption curves, ensembles and selective prediction (``robustness``,
+``ensembles``, ``selective``, from stored predictions grouped per seed in ``pooled``); ``compare_sweeps``
+sets several sweeps side by side (``compare``); ``load_sweep`` reads a sweep folder (``load``).
 Where each model looks (explanation maps scored against lesion masks): ``explain``.
 """
 
@@ -28,6 +29,8 @@ from bcbench.analysis.figures import (
 )
 from bcbench.analysis.load import ReportError, load_sweep, load_sweep_with_notes
 from bcbench.analysis.methods import BRIER_DEFINITION, ECE_DEFINITION, PER_RUN_INTERVAL
+from bcbench.analysis.robustness import CorruptionAnalysis, RobustnessAnalysis
+from bcbench.analysis.selective import SelectiveAnalysis
 from bcbench.analysis.summary import CONFIDENCE, pairwise_frame, summary_frame
 from bcbench.analysis.sweep import ClinicalAnalysis, SweepAnalysis, analyse
 from bcbench.analysis.timing import TIMING_RULE
@@ -44,9 +47,12 @@ __all__ = [
     "ConfusionPanel",
     "ExplainAnalysis",
     "ExplainFigureData",
+    "CorruptionAnalysis",
     "ParetoPoints",
     "PredictionUnit",
     "ReportError",
+    "RobustnessAnalysis",
+    "SelectiveAnalysis",
     "SweepAnalysis",
     "TIMING_RULE",
     "analyse",

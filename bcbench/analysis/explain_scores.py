@@ -3,10 +3,10 @@
 The unit is a run (holdout), or one seed and repeat of cross-validation with its folds' test images
 pooled (every image once): its value of a score is the mean over its test images with a lesion (images
 without one have empty scores and are left out). Per model and method: mean and t interval over units
-(raw scale, clipped to [0, 1] where every score lies, as every summary interval of bcbench). The two reference maps are the same for every model of a unit,
-so they get one row each. The randomisation check pairs each unit's trained maps with its randomised
-copy's; models are compared paired over units (same seed, same test images), Holm-corrected across the
-pairs of each method and score.
+(raw scale, clipped to [0, 1], where every score lies). The two reference maps are the same for every
+model of a unit, so they get one row each. The randomisation check pairs each unit's trained maps with
+its randomised copy's; models are compared paired over units (same seed, same test images),
+Holm-corrected across the pairs of each method and score.
 """
 
 from __future__ import annotations

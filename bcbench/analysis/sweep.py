@@ -32,6 +32,7 @@ from bcbench.analysis.figures import (
     training_curves,
 )
 from bcbench.analysis.methods import how_intervals_were_made
+from bcbench.analysis.robustness import RobustnessAnalysis, analyse_robustness
 from bcbench.analysis.runs import per_run_rows
 from bcbench.analysis.stored import check_stored_predictions
 from bcbench.analysis.study import study_deviations, study_reference_rows
@@ -84,6 +85,7 @@ class SweepAnalysis:
     timing: TimingStability = field(default_factory=TimingStability)  # runs and models timed in noise
     data_source: str | None = None  # where the images came from, named in the header and every figure
     explain: ExplainAnalysis | None = None  # explanation maps against lesion masks (runs with explain on)
+    robustness: RobustnessAnalysis | None = None  # corruption curves, ensembles, selective prediction
 
 
 def analyse(
@@ -121,6 +123,7 @@ def analyse(
         timing=timing_stability(ok),
         data_source=data_source_label(ok),
         explain=analyse_explain(ok, directory),
+        robustness=analyse_robustness(ok, directory, evaluation_settings(ok)["positive"]),
     )
 
 

@@ -19,6 +19,7 @@ from bcbench.config.schema import (
     ExplainConfig,
     ModelOptions,
     QueueConfig,
+    RobustnessConfig,
     TrainConfig,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "ExplainConfig",
     "ModelOptions",
     "QueueConfig",
+    "RobustnessConfig",
     "TrainConfig",
     "build",
     "build_config",

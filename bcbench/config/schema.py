@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from bcbench.errors import ConfigError
 
+MAX_SEVERITY = 5  # corruption severities run 1..5 (bcbench.robustness)
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -266,6 +268,30 @@ class ExplainConfig:
 
 
 @dataclass(frozen=True)
+class RobustnessConfig:
+    """Corruption curves: after training, each run predicts its test set under every corruption x severity
+    (``bcbench.robustness``); off while ``corruptions`` is empty."""
+
+    corruptions: tuple[str, ...] = ()  # presets (ultrasound, medmnist-c-breast) or corruptions; () = off
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)  # 1 (mild) .. 5; the clean test set is severity 0
+    # scan: blur lengths are MedMNIST-C's at a 224-px scan, scaled to data.image_size (the scan's blur,
+    # downsampled); pixels: the same numbers as pixels of the model's input (stronger below 224 px)
+    lengths: Literal["scan", "pixels"] = "scan"
+    reference_model: str | None = None  # corruption error is relative to this model; None = the first model
+
+    def check(self, where: str) -> None:
+        key = join_key(where, "severities")
+        if not self.severities or len(set(self.severities)) != len(self.severities):
+            raise ConfigError(f"config key {key!r} must list distinct severities 1..5, got {self.severities}")
+        for severity in self.severities:  # the range of bcbench.robustness.SEVERITIES (a layer above)
+            if isinstance(severity, bool) or not 1 <= severity <= MAX_SEVERITY:
+                raise ConfigError(f"config key {key!r} takes severities 1..{MAX_SEVERITY}, got {severity!r}")
+        for name in self.corruptions:
+            if not name.strip():
+                raise ConfigError(f"config key {join_key(where, 'corruptions')!r} holds an empty name")
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole experiment: models x seeds on one data set."""
 
@@ -290,6 +316,7 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
+    robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
 
     def options_for(self, model: str) -> ModelOptions:
         return self.model_options.get(model, ModelOptions())

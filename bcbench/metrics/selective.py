@@ -185,3 +185,61 @@ def _check_rows(row_ids: Sequence[Sequence[Hashable]], members: int, rows: int) 
                     f"ensemble member {number} row {row} is {mine!r} where member 0 has {first!r}; "
                     "align the members' rows (same test set, same order) before averaging"
                 )
+
+
+def tie_averaged_rows(confidence: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``tie_averaged_counts`` of every row of [B, N] arrays at once (each row sorted descending), with the
+    same arithmetic in the same order, so each row equals the 1-D result."""
+    total = np.cumsum(values, axis=1, dtype=np.float64)
+    positions = np.arange(confidence.shape[1])
+    new_group = np.ones(confidence.shape, dtype=bool)
+    new_group[:, 1:] = confidence[:, 1:] != confidence[:, :-1]
+    last_of_group = np.ones(confidence.shape, dtype=bool)
+    last_of_group[:, :-1] = new_group[:, 1:]
+    starts = np.maximum.accumulate(np.where(new_group, positions, 0), axis=1)
+    reversed_ends = np.where(last_of_group, positions, confidence.shape[1] - 1)[:, ::-1]
+    ends = np.minimum.accumulate(reversed_ends, axis=1)[:, ::-1] + 1  # one past the group's last case
+    before = np.where(starts > 0, np.take_along_axis(total, np.maximum(starts - 1, 0), axis=1), 0.0)
+    rate = (np.take_along_axis(total, ends - 1, axis=1) - before) / (ends - starts)
+    return before + (positions + 1 - starts) * rate
+
+
+def resampled_selective(
+    probs: Any,
+    labels: Any,
+    index: np.ndarray,
+    positive: int | None = None,
+    coverages: Sequence[float] = DEFAULT_COVERAGES,
+) -> dict[str, np.ndarray]:
+    """``selective_block``'s numbers on every resample of the cases at once: ``index`` [B, N] picks each
+    resample's rows. Returns {"aurc", "eaurc", "accuracy_at_<percent>", "sensitivity_at_<percent>"}, each
+    [B] (sensitivity NaN where no positive is kept or without a positive class)."""
+    probs_array, labels_array = _checked_probs(probs, labels)
+    predicted = probs_array.argmax(axis=1)
+    confidence = probs_array.max(axis=1)[index]
+    order = np.argsort(-confidence, axis=1, kind="stable")
+    ranked = np.take_along_axis(confidence, order, axis=1)
+
+    def in_order(values: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(values.astype(np.float64)[index], order, axis=1)
+
+    errors = in_order(predicted != labels_array)
+    kept = np.arange(1, index.shape[1] + 1)
+    risk = tie_averaged_rows(ranked, errors) / kept
+    correct = index.shape[1] - errors.sum(axis=1, keepdims=True)
+    out = {"aurc": risk.mean(axis=1)}
+    out["eaurc"] = out["aurc"] - (np.maximum(kept - correct, 0) / kept).mean(axis=1)
+    is_positive = labels_array == positive if positive is not None else np.zeros(len(labels_array), bool)
+    positives = tie_averaged_rows(ranked, in_order(is_positive))
+    hits = tie_averaged_rows(ranked, in_order(is_positive & (predicted == positive)))
+    right = tie_averaged_rows(ranked, in_order(predicted == labels_array))
+    for coverage in coverages:
+        column, percent = kept_count(coverage, index.shape[1]) - 1, round(coverage * 100)
+        out[f"accuracy_at_{percent}"] = right[:, column] / (column + 1)
+        found = positives[:, column]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sensitivity = np.where(found > 0, hits[:, column] / found, np.nan)
+        out[f"sensitivity_at_{percent}"] = (
+            sensitivity if positive is not None else np.full(len(index), np.nan)
+        )
+    return out

@@ -18,6 +18,7 @@ from bcbench.data import DataSummary
 from bcbench.env import Environment
 from bcbench.explain import ExplainBlock
 from bcbench.metrics import TestMetrics
+from bcbench.robustness import RobustnessBlock
 from bcbench.serial import JsonBlock
 
 
@@ -52,6 +53,7 @@ class RunRecord(JsonBlock):
     traceback: str | None = None
     checkpoint: str | None = None
     explain: ExplainBlock | None = None  # explanation maps scored against lesion masks (explain.enabled)
+    robustness: RobustnessBlock | None = None  # corruption evaluation (robustness.corruptions), else None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

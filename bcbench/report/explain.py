@@ -45,8 +45,9 @@ def _intro(analysis: ExplainAnalysis) -> str:
         f"{methods} maps of each run's best-validation model on its test images with a lesion, explaining "
         f"{target}, scored against the lesion masks (pointing-game tolerance {fmt(tolerance, 0)} px at "
         "224 px, scaled with the image size). Per model and method: mean over seeds [95% t interval over "
-        "seeds, clipped to [0, 1]] of each run's mean over its lesion images. Criteria of Arun et al. (Radiology: "
-        "AI 2021): localisation, sensitivity to randomised weights, repeatability, reproducibility."
+        "seeds, clipped to [0, 1]] of each run's mean over its lesion images. Criteria of Arun et al. "
+        "(Radiology: AI 2021): localisation, sensitivity to randomised weights, repeatability, "
+        "reproducibility."
     )
 
 

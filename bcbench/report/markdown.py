@@ -16,6 +16,7 @@ from bcbench.report.delong import delong_markdown
 from bcbench.report.explain import explain_markdown
 from bcbench.report.external import external_markdown
 from bcbench.report.format import clean_rows, fmt, markdown_table
+from bcbench.report.robustness import ROBUSTNESS_FIGURES, robustness_markdown
 from bcbench.report.stored import stored_markdown
 from bcbench.report.study import study_reference_markdown
 from bcbench.report.tables import pairwise_grid, seeds_description, split_description, summary_grid
@@ -29,7 +30,7 @@ FIGURE_TITLES = {
     "reliability": "Reliability diagrams before and after temperature scaling",
 }
 CLINICAL_FIGURES = ("roc_pr", "reliability")
-SECTION_FIGURES = ("explain_figure",)  # shown in their own section, not under Figures
+SHOWN_IN_SECTIONS = (*CLINICAL_FIGURES, *ROBUSTNESS_FIGURES, "explain_figure")  # not repeated under "Figures"
 
 
 @dataclass
@@ -124,6 +125,10 @@ def _explain(context: ReportContext) -> list[str]:
     return explain_markdown(context.analysis.explain, Path(figure).name if figure else None)
 
 
+def _robustness(context: ReportContext) -> list[str]:
+    return robustness_markdown(context.analysis.robustness, context.figures)
+
+
 def _uncertainty(context: ReportContext) -> list[str]:
     definitions = [f"- {ECE_DEFINITION}", f"- {BRIER_DEFINITION}"]
     return ["## How the intervals were made", "", *context.analysis.methods, *definitions, ""]
@@ -154,7 +159,7 @@ def _figures(context: ReportContext) -> list[str]:
         return []
     out = ["## Figures", ""]
     for name, path in context.figures.items():
-        if name not in CLINICAL_FIGURES and name not in SECTION_FIGURES:  # shown in their sections
+        if name not in SHOWN_IN_SECTIONS:  # those are shown in their own sections
             out += [f"![{FIGURE_TITLES.get(name, name)}]({Path(path).name})", ""]
     return out
 
@@ -188,6 +193,7 @@ SECTIONS: tuple[Section, ...] = (
     _clinical,
     _external,
     _explain,
+    _robustness,
     _per_run,
     _timing,
     _failed,
@@ -266,7 +272,13 @@ band min-max) and reliability diagrams before and after temperature scaling.
 `lesion_fraction` and `<map>.<score>` for each method, its randomised copy (`<method>_randomised`) and the \
 `centre` and `random` references; `explain/<run_id>_maps.npz`: the maps of the lesion images (small, \
 float16) and the figure's images, masks and maps. `explain.csv`: every number of the explanation \
-section, its `part` naming the table; `explain.png`: the figure."""
+section, its `part` naming the table; `explain.png`: the figure.
+- `corruption.csv`, `corruption_severities.csv`, `corruption_runs.csv`, `corruption_curves.png` \
+(`robustness.corruptions`): per corruption and model the accuracy per severity, drop, pixel change and CE; \
+every point of every curve (mean, sd, min, max, t interval over seeds); the scores per seed.
+- `ensembles.csv`: every ensemble of stored probabilities with its scores, intervals, mean and best single \
+member and the paired differences; `selective.csv`, `selective_seeds.csv`, `risk_coverage.png`: AURC, \
+E-AURC, accuracy and sensitivity at 80% and 90% coverage per model (with intervals) and per seed."""
 
 
 def _per_run_table(rows: Sequence[dict[str, Any]]) -> str:

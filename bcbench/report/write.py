@@ -28,6 +28,8 @@ from bcbench.report.explain_figure import explain_figure
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
 from bcbench.report.markdown import render_markdown
+from bcbench.report.robustness import robustness_tables
+from bcbench.report.robustness_figures import robustness_figures
 from bcbench.report.tables import pairwise_grid
 from bcbench.report.terminal import terminal_tables
 from bcbench.report.timing import timing_line
@@ -79,6 +81,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "delong": pd.DataFrame(clinical.delong) if clinical.delong else None,
         "delong_over_folds": pd.DataFrame(clinical.delong_over_folds) if clinical.delong_over_folds else None,
         "explain": analysis.explain.frame() if analysis.explain is not None else None,
+        **robustness_tables(analysis.robustness),
     }
     return {
         name: write_atomic(directory / f"{name}.csv", frame.to_csv(index=False))
@@ -104,6 +107,7 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "explain_figure": explain_figure(analysis.explain.figure, directory / "explain.png")
         if analysis.explain
         else None,
+        **robustness_figures(analysis.robustness, directory),
     }
     return {name: path for name, path in drawn.items() if path is not None}
 

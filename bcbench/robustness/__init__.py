@@ -29,10 +29,13 @@ acoustic_shadow     (band width / W, darkening)     (.06,.5) (.09,.6) (.12,.7) (
 ==================  ==============================  =====================================  =================
 
 Lengths in pixels (blur kernels, motion radius and sigma) are given at 224 px, MedMNIST-C's size, and
-scale with the image's shorter side. Definitions, and where they differ from MedMNIST-C, are in
-``corruptions``.
+scale with the image's shorter side (``lengths="pixels"``: read as pixels of the image). Definitions, and
+where they differ from MedMNIST-C, are in ``corruptions``. A run's corruption evaluation is summarised in
+its record's ``robustness`` block (``RobustnessBlock``).
 """
 
+from bcbench.robustness.block import CORRUPTED_PREFIX, RobustnessBlock, corrupted_set, parse_corrupted_set
+from bcbench.robustness.corruptions import LENGTHS
 from bcbench.robustness.registry import (
     CORRUPTIONS,
     PRESETS,
@@ -45,19 +48,25 @@ from bcbench.robustness.registry import (
     corrupted_sets,
     resolve_corruptions,
 )
-from bcbench.robustness.seeding import Key, image_seed
+from bcbench.robustness.seeding import SEED_DOMAIN, Key, image_seed
 
 __all__ = [
+    "CORRUPTED_PREFIX",
     "CORRUPTIONS",
+    "LENGTHS",
     "PRESETS",
+    "SEED_DOMAIN",
     "SEVERITIES",
     "CorruptedSet",
     "Corruption",
     "Key",
+    "RobustnessBlock",
     "check_severities",
     "chunk_size",
     "corrupt",
+    "corrupted_set",
     "corrupted_sets",
     "image_seed",
+    "parse_corrupted_set",
     "resolve_corruptions",
 ]

@@ -11,7 +11,8 @@ Apache-2.0), reimplemented here in torch from its definitions, with these delibe
   images, adding colour that a grayscale scanner never produces), and float results are rounded to the
   nearest level where MedMNIST-C truncates (which also darkens every image by half a level);
 - lengths in pixels (blur sizes) are MedMNIST-C's at its 224-px images and scale with the image's
-  shorter side, so a 40-px image gets the blur its 224-px original would have, downsampled;
+  shorter side, so a 40-px image gets the blur its 224-px original would have, downsampled (``lengths``
+  ``pixels`` reads them as pixels of the image instead);
 - brightness, contrast and pixelate are Pillow's exactly (MedMNIST-C calls Pillow for them), and
   motion blur is ImageMagick's ``-motion-blur`` kernel (MedMNIST-C calls ImageMagick; the
   ``imagecorruptions`` package has the same kernel in numpy).
@@ -44,8 +45,12 @@ SHADOW_ROWS = (0.15, 0.45)  # ... and of the height, from the top (the transduce
 SHADOW_ONSET = 0.05  # it darkens fully over this fraction of the height below its point
 
 
-def _length_scale(images: torch.Tensor) -> float:
-    return min(images.shape[-2:]) / REFERENCE_SIZE
+LENGTHS = ("scan", "pixels")  # blur lengths: at a 224-px scan (scaled to the image), or pixels of the image
+
+
+def _length_scale(images: torch.Tensor, lengths: str) -> float:
+    """``scan``: the image's shorter side over 224 (the scan's blur, downsampled with it); ``pixels``: 1."""
+    return 1.0 if lengths == "pixels" else min(images.shape[-2:]) / REFERENCE_SIZE
 
 
 def gaussian_noise(images: torch.Tensor, keys: Sequence[Key], std: float) -> torch.Tensor:
@@ -83,20 +88,25 @@ def contrast(images: torch.Tensor, keys: Sequence[Key], factor: float) -> torch.
     return truncated_uint8(mean + spread)
 
 
-def gaussian_blur(images: torch.Tensor, keys: Sequence[Key], kernel_size: int) -> torch.Tensor:
+def gaussian_blur(
+    images: torch.Tensor, keys: Sequence[Key], kernel_size: int, lengths: str = "scan"
+) -> torch.Tensor:
     """torchvision's ``gaussian_blur(kernel_size)`` as MedMNIST-C calls it: sigma = 0.15 k + 0.35 and
-    radius (k - 1) / 2 at 224 px (both scaled with the image), reflect padding."""
-    scale = _length_scale(images)
+    radius (k - 1) / 2 at 224 px (both scaled with the image unless ``lengths`` is pixels), reflect
+    padding."""
+    scale = _length_scale(images, lengths)
     sigma = (0.15 * kernel_size + 0.35) * scale
     radius = min(max(1, round((kernel_size - 1) / 2 * scale)), min(images.shape[-2:]) - 1)
     return rounded_uint8(separable_blur(as_float(images), gaussian_kernel(sigma, radius).to(images.device)))
 
 
-def motion_blur(images: torch.Tensor, keys: Sequence[Key], radius_sigma: tuple[int, float]) -> torch.Tensor:
+def motion_blur(
+    images: torch.Tensor, keys: Sequence[Key], radius_sigma: tuple[int, float], lengths: str = "scan"
+) -> torch.Tensor:
     """ImageMagick's motion blur (radius r, sigma s) at an angle drawn per image in [-45, 45) degrees:
     out(x, y) = sum_i w_i * in(x + round(i cos a), y + round(i sin a)) for i = 0..2r, w_i ~ exp(-i^2 /
-    2 s^2) normalised: a one-sided streak; edges repeated."""
-    scale = _length_scale(images)
+    2 s^2) normalised: a one-sided streak; edges repeated. r and s scale as in ``gaussian_blur``."""
+    scale = _length_scale(images, lengths)
     radius, sigma = max(1, round(radius_sigma[0] * scale)), radius_sigma[1] * scale
     angles = uniforms(keys, "motion_blur", 1)[:, 0] * 90.0 - 45.0
     return rounded_uint8(motion_blur_at(as_float(images), radius, sigma, angles))

@@ -17,7 +17,7 @@ from bcbench.errors import ConfigError, DataError
 from bcbench.robustness import corruptions as ops
 from bcbench.robustness.seeding import Key
 
-CorruptionFunction = Callable[[torch.Tensor, Sequence[Key], Any], torch.Tensor]
+CorruptionFunction = Callable[..., torch.Tensor]  # (images, keys, parameter[, lengths=]) -> images
 MAX_SEVERITY = 5
 SEVERITIES = tuple(range(1, MAX_SEVERITY + 1))
 WORK_BYTES_PER_ELEMENT = 40  # peak temporaries per uint8 element, measured (contrast_down: ~36)
@@ -31,6 +31,7 @@ class Corruption:
     parameters: tuple[Any, ...]  # severities 1..5
     parameter: str  # what the parameter is
     source: str
+    lengths: bool = False  # its parameter holds lengths in pixels (read as ``lengths`` says)
 
 
 CORRUPTIONS: dict[str, Corruption] = {
@@ -39,13 +40,14 @@ CORRUPTIONS: dict[str, Corruption] = {
         ops.gaussian_noise, (0.04, 0.08, 0.12, 0.16, 0.20), "std / 255", "MedMNIST-C RetinaMNIST, OrganMNIST"
     ),
     "gaussian_blur": Corruption(
-        ops.gaussian_blur, (3, 5, 7, 9, 11), "kernel size at 224 px", "MedMNIST-C Chest/PneumoniaMNIST"
+        ops.gaussian_blur, (3, 5, 7, 9, 11), "kernel size at 224 px", "MedMNIST-C Chest/PneumoniaMNIST", True
     ),
     "motion_blur": Corruption(
         ops.motion_blur,
         ((5, 5), (9, 7), (9, 10), (13, 10), (17, 12)),
         "(radius, sigma) at 224 px",
         MEDMNIST_C,
+        True,
     ),
     "contrast_down": Corruption(ops.contrast, (0.9, 0.8, 0.7, 0.6, 0.4), "contrast factor", MEDMNIST_C),
     "brightness_up": Corruption(ops.brightness, (1.4, 1.5, 1.6, 1.8, 2.0), "brightness factor", MEDMNIST_C),
@@ -124,17 +126,25 @@ def _check_batch(images: Any, keys: Sequence[Key]) -> None:
         raise DataError(f"{len(keys)} image keys for {len(images)} images; pass one key per image")
 
 
-def corrupt(images: torch.Tensor, keys: Sequence[Key], name: str, severity: int) -> torch.Tensor:
+def corrupt(
+    images: torch.Tensor, keys: Sequence[Key], name: str, severity: int, lengths: str = "scan"
+) -> torch.Tensor:
     """``images`` (uint8 [N, C, H, W], any device) corrupted by ``name`` at ``severity`` (0 = the
-    images themselves), each image's randomness fixed by its key."""
+    images themselves), each image's randomness fixed by its key. ``lengths``: blur sizes as at a
+    224-px scan, scaled to the image (``scan``), or as pixels of the image (``pixels``)."""
     if name not in CORRUPTIONS:
         raise ConfigError(f"unknown corruption {name!r}; valid: {', '.join(CORRUPTIONS)}")
+    if lengths not in ops.LENGTHS:
+        raise ConfigError(f"corruption lengths must be one of {', '.join(ops.LENGTHS)}, got {lengths!r}")
     (severity,) = check_severities([severity])
     _check_batch(images, keys)
     if severity == 0 or len(images) == 0:
         return images
     corruption = CORRUPTIONS[name]
-    return corruption.apply(images, keys, corruption.parameters[severity - 1])
+    parameter = corruption.parameters[severity - 1]
+    if corruption.lengths:
+        return corruption.apply(images, keys, parameter, lengths=lengths)
+    return corruption.apply(images, keys, parameter)
 
 
 def chunk_size(image_shape: Sequence[int], max_bytes: int = DEFAULT_WORK_BYTES) -> int:
@@ -151,6 +161,7 @@ def corrupted_sets(
     corruptions: str | Sequence[str],
     severities: Sequence[int] = SEVERITIES,
     max_bytes: int = DEFAULT_WORK_BYTES,
+    lengths: str = "scan",
 ) -> Iterator[CorruptedSet]:
     """Every (corruption, severity) of a whole test set, one at a time, corruption-major.
 
@@ -158,7 +169,7 @@ def corrupted_sets(
     ``index_select(0, index)`` (bcbench's ``StreamedImages``), whose chunks are gathered as needed. Each
     yield holds one corrupted copy of the set (N x C x H x W bytes, on the input's device); the work
     is done ``chunk_size`` images at a time, so the temporaries stay under ``max_bytes``. Let each
-    yielded set go before the next to keep to that bound.
+    yielded set go before the next to keep to that bound. ``lengths`` goes to ``corrupt``.
     """
     names, levels = resolve_corruptions(corruptions), check_severities(severities)
     if len(keys) != len(images):
@@ -177,7 +188,7 @@ def corrupted_sets(
                     if isinstance(images, torch.Tensor)
                     else images.index_select(0, index)
                 )
-                done = corrupt(chunk, keys[start : start + step], name, severity)
+                done = corrupt(chunk, keys[start : start + step], name, severity, lengths)
                 if out is None:
                     out = torch.empty((len(images), *done.shape[1:]), dtype=torch.uint8, device=done.device)
                 out[start : start + len(done)] = done

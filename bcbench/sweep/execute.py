@@ -26,6 +26,7 @@ from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
 from bcbench.sweep.plan import PlannedRun
 from bcbench.sweep.progress import SilentObserver, SweepObserver
+from bcbench.sweep.robust import corruption_predictions, robustness_enabled
 from bcbench.threads import ThreadPlan, load_average
 from bcbench.train import RunOutcome, train_run
 
@@ -171,6 +172,11 @@ class RunExecutor:
             record.external = external_blocks(externals, probs)
             temperature = record.test.calibration["temperature"]
             frames = prediction_frames(outcome, data, planned.spec, externals, probs, temperature)
+            if robustness_enabled(planned.config):  # the test set under every corruption x severity
+                corrupted, record.robustness = corruption_predictions(
+                    outcome.model, planned.config, data, self.accelerator.device, temperature, planned.spec
+                )
+                frames += corrupted
             record.predictions = write_predictions(self.directory, planned.run_id, frames)
         if self.writes and planned.config.explain.enabled:
             record.explain = explain_outcome(outcome, planned, data, self.directory, self.accelerator.device)

@@ -89,6 +89,9 @@ def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
         }
     elif config.evaluation.groups != "auto":
         identity["groups"] = config.evaluation.groups
+    if config.robustness.corruptions:  # what the run computes; reference_model only changes the analysis
+        robustness = to_dict(config.robustness)
+        identity["robustness"] = {key: value for key, value in robustness.items() if key != "reference_model"}
     return identity
 
 

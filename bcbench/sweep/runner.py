@@ -28,6 +28,7 @@ from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.plan import PlannedRun, plan_runs
 from bcbench.sweep.progress import RichObserver
 from bcbench.sweep.queue import ClaimBoard, check_claims_folder
+from bcbench.sweep.robust import check_robustness
 from bcbench.sweep.spawn import check_layout, run_processes, worker_slots
 from bcbench.sweep.worker import QueueWorker, WorkerOutcome
 from bcbench.threads import ThreadPlan, apply_threads, choose_threads
@@ -287,6 +288,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
                 f"train.mixed_precision bf16 is not supported on {torch.cuda.get_device_name(device)}; "
                 "use fp16 or no"
             )
+    check_robustness(config)
     check_writable(directory)
     check_claims_folder(directory)
 

@@ -1,5 +1,6 @@
 """The explanation analysis from hand-written sweep folders: every number worked out here with numpy and
-scipy (means over lesion images, t intervals over seeds clipped to [0, 1], paired t-tests, Holm, Spearman's rho)."""
+scipy (means over lesion images, t intervals over seeds clipped to [0, 1], paired t-tests, Holm,
+Spearman's rho)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,11 @@ from bcbench.metrics.selective import (
     ensemble_probabilities,
     kept_count,
     optimal_aurc,
+    resampled_selective,
     risk_coverage,
     selective_block,
+    tie_averaged_counts,
+    tie_averaged_rows,
 )
 
 
@@ -102,3 +105,34 @@ def test_misaligned_or_malformed_members_are_one_line_errors(members, row_ids, m
     with pytest.raises(BcbenchError, match=match) as caught:
         ensemble_probabilities(members, row_ids)
     assert "\n" not in str(caught.value)
+
+
+def test_rows_of_tie_averaged_counts_by_hand_and_against_the_one_dimensional_count():
+    confidence = np.array([[0.9, 0.8, 0.8, 0.6], [0.7, 0.7, 0.7, 0.7]])
+    values = np.array([[0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0]])
+    # row 0: the tied pair holds one error, half of it counted at k = 2; row 1: one group, 2 errors in 4
+    assert tie_averaged_rows(confidence, values).tolist() == [[0.0, 0.5, 1.0, 2.0], [0.5, 1.0, 1.5, 2.0]]
+    for row in range(2):
+        assert (
+            tie_averaged_rows(confidence, values)[row].tolist()
+            == tie_averaged_counts(confidence[row], values[row]).tolist()
+        )
+
+
+def test_resampled_numbers_equal_selective_block_on_each_resample_ties_included():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(3), size=25).round(1)  # rounding makes tied confidences
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 3, 25)
+    index = rng.integers(0, 25, size=(30, 25))
+    batched = resampled_selective(probs, labels, index, positive=2, coverages=(0.8, 0.9))
+    for row, rows in enumerate(index):
+        block = selective_block(probs[rows], labels[rows], 2, (0.8, 0.9))
+        assert batched["aurc"][row] == block["aurc"] and batched["eaurc"][row] == block["eaurc"]
+        for point in block["at_coverage"]:
+            percent = round(point["coverage"] * 100)
+            assert batched[f"accuracy_at_{percent}"][row] == point["accuracy"]
+            sensitivity = batched[f"sensitivity_at_{percent}"][row]
+            assert (
+                np.isnan(sensitivity) if point["sensitivity"] is None else sensitivity == point["sensitivity"]
+            )
