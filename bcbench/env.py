@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -44,14 +46,48 @@ def capture_environment(device: Any = "cpu", **extra: Any) -> dict[str, Any]:
 
 @functools.cache
 def git_sha() -> str | None:
-    """The checkout's commit, read once per process; None outside a git checkout."""
+    """The commit bcbench runs from, read once per process: its checkout's HEAD, else the commit pip
+    recorded when it installed bcbench from a git URL (PEP 610 ``direct_url.json``); None when unknown
+    (installed from a folder or a wheel)."""
+    return _checkout_head() or _installed_commit()
+
+
+def _checkout_head() -> str | None:
+    """HEAD of the git checkout whose top folder holds this bcbench; None for an installed bcbench, even
+    one in a virtual environment inside some other repository (that repository's HEAD is not ours)."""
+    checkout = Path(__file__).resolve().parents[1]
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=checkout,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != checkout:
+        return None
+    return lines[1]
+
+
+def _installed_commit() -> str | None:
+    """``vcs_info.commit_id`` of the distribution that installed this very file (pip writes it for
+    ``pip install git+URL``)."""
+    try:
+        distribution = importlib.metadata.distribution("bcbench")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    installed_here = (
+        Path(str(distribution.locate_file("bcbench/env.py"))).resolve() == Path(__file__).resolve()
+    )
+    text = distribution.read_text("direct_url.json") if installed_here else None
+    try:
+        commit = json.loads(text or "{}").get("vcs_info", {}).get("commit_id")
+    except (ValueError, AttributeError):
+        return None
+    return commit if isinstance(commit, str) and commit else None
 
 
 @dataclass

@@ -38,9 +38,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def default_config_path() -> Path | None:
-    """configs/default.yaml of the checkout, when bcbench runs from one; else built-in defaults."""
-    path = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
-    return path if path.is_file() else None
+    """The shipped default.yaml (installed or in a checkout); None: built-in defaults. Imported on use."""
+    from bcbench.config import default_config_path as shipped_default
+
+    return shipped_default()
 
 
 def add_models_parser(commands: Any) -> None:

@@ -1,4 +1,5 @@
-"""Experiment configuration: the schema (``schema``) and strict loading with overrides (``load``)."""
+"""Experiment configuration: the schema (``schema``), strict loading with overrides (``load``) and the
+configs that ship with bcbench (``shipped``)."""
 
 from bcbench.config.load import (
     build,
@@ -22,6 +23,12 @@ from bcbench.config.schema import (
     RobustnessConfig,
     TrainConfig,
 )
+from bcbench.config.shipped import (
+    default_config_path,
+    resolve_config_file,
+    shipped_config_names,
+    shipped_configs_dir,
+)
 
 __all__ = [
     "AugmentConfig",
@@ -36,10 +43,14 @@ __all__ = [
     "TrainConfig",
     "build",
     "build_config",
+    "default_config_path",
     "experiment_differences",
     "experiment_keys",
     "load_config",
+    "resolve_config_file",
     "set_dotted",
+    "shipped_config_names",
+    "shipped_configs_dir",
     "stored_experiment",
     "to_dict",
 ]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from bcbench.config.schema import Config, join_key
+from bcbench.config.shipped import resolve_config_file
 from bcbench.errors import ConfigError
 from bcbench.serial import flatten
 
@@ -39,10 +40,11 @@ RENAMED_KEYS = {"efficiency": "cost"}  # old top-level key -> its name now
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults, then the YAML file at ``path``, then ``key=value`` overrides."""
+    """Defaults, then the YAML file at ``path`` (or the shipped config of that name: ``"study"``), then
+    ``key=value`` overrides."""
     raw: dict[str, Any] = {}
     if path is not None:
-        raw = _read_yaml(Path(path))
+        raw = _read_yaml(resolve_config_file(path))
     for override in overrides:
         key, value = _parse_override(override)
         set_dotted(raw, key, value)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bcbench.config import Config, DataConfig
+from bcbench.config import Config, DataConfig, shipped_configs_dir
 from bcbench.data.audit import data_audit, warn_about_audit, warn_skipped
 from bcbench.data.bundle import DataBundle
 from bcbench.data.decode import DecodedImages, Progress, StreamedImages, decode_images
@@ -41,7 +41,7 @@ from bcbench.data.split import SPLITS, read_manifest, split_sha256, splits_from_
 from bcbench.data.synthetic import ensure_synthetic_dataset
 from bcbench.errors import DataError
 
-SHIPPED_CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # split files that ship with bcbench
+SHIPPED_CONFIGS = shipped_configs_dir()  # split files that ship with bcbench, installed or in a checkout
 GroupPolicy = str  # "auto" | "required" | "ignore" (evaluation.groups)
 
 
