@@ -24,15 +24,19 @@ def guarded(action: Callable[[], int], debug: bool) -> int:
         return EXIT_USAGE
 
 
-CONFIG_HELP = (
-    "a shipped config by name: busi-cpu, busi-cv, default, medmnist, study (they ship inside the package: "
-    "any working directory will do), or a YAML experiment file's path; without --config: default"
-)
+def config_help() -> str:
+    """--config's help, naming every config shipped inside the package."""
+    from bcbench.config import shipped_config_names
+
+    return (
+        f"a shipped config by name: {', '.join(shipped_config_names())} (they ship inside the package: "
+        "any working directory will do), or a YAML experiment file's path; without --config: default"
+    )
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """--config, dotted overrides and --set, which every command that plans a sweep takes."""
-    parser.add_argument("--config", "-c", metavar="NAME|FILE", help=CONFIG_HELP)
+    parser.add_argument("--config", "-c", metavar="NAME|FILE", help=config_help())
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
     parser.add_argument(
         "--set", action="append", default=[], metavar="key=value", help="same as a positional"
