@@ -84,7 +84,8 @@ def storage_failure(error: BaseException, path: str | Path | None = None) -> Sto
             where = path if path is not None else (current.filename or "a file")
             return StorageError(where, current.errno)
         seen.add(id(current))
-        current = current.__cause__ or current.__context__
+        # the chain Python prints: the cause, else the context unless raised `from None`
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return None
 
 
