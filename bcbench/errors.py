@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,12 +82,20 @@ def storage_failure(error: BaseException, path: str | Path | None = None) -> Sto
         if isinstance(current, StorageError):
             return current
         if isinstance(current, OSError) and current.errno in STORAGE_ERRNOS:
-            where = path if path is not None else (current.filename or "a file")
+            where = path if path is not None else _filename(current)
             return StorageError(where, current.errno)
         seen.add(id(current))
         # the chain Python prints: the cause, else the context unless raised `from None`
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return None
+
+
+def _filename(error: OSError) -> str:
+    """The file an OSError names (str, bytes or a path: TensorBoard's writer uses bytes), else a phrase."""
+    name = error.filename
+    if name is None or name == "":
+        return "a file"
+    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
 
 
 @contextlib.contextmanager

@@ -79,6 +79,12 @@ def test_what_counts_as_a_storage_failure_is_decided_in_one_place(error, expecte
         assert failure.exit_code == EXIT_STORAGE == 3 and str(failure.path) == "/results/x"
 
 
+@pytest.mark.parametrize("name", ["/r/events.out", b"/r/events.out", Path("/r/events.out")])
+def test_a_storage_failure_names_the_file_its_error_names_in_any_form(name):
+    failure = storage_failure(OSError(errno.EROFS, "Read-only file system", name))
+    assert str(failure.path) == "/r/events.out" and "cannot write /r/events.out:" in str(failure)
+
+
 def test_a_storage_failure_wrapped_by_another_error_is_found_through_its_context():
     """torch.save reports its file's OSError as a RuntimeError whose context is that OSError."""
     try:
@@ -291,8 +297,12 @@ def quick_sweep(make_image_folder, tmp_path, monkeypatch) -> list[str]:
 
 
 def run_cli(argv: list[str], capfd) -> tuple[int, str]:
+    """The exit code and output of ``bcbench argv``, also shown on pytest's own output (with ``-s``), so
+    that ``grep Traceback`` of the test log checks what the command printed."""
     code = run_in_process(cli_main, argv)
     captured = capfd.readouterr()
+    with capfd.disabled():
+        print(captured.out + captured.err)
     return code, captured.out + captured.err
 
 
