@@ -10,18 +10,21 @@ from typing import Any
 
 from rich.console import Console
 
-from bcbench.errors import EXIT_USAGE, BcbenchError
+from bcbench.errors import BcbenchError, quiet_storage_threads, storage_failure
 
 
 def guarded(action: Callable[[], int], debug: bool) -> int:
-    """Turn user-fixable errors into one red line (tracebacks only with --debug)."""
+    """Turn user-fixable errors, storage failures included, into one red line and their exit code
+    (tracebacks only with --debug)."""
     try:
-        return action()
-    except BcbenchError as error:
-        if debug:
+        with quiet_storage_threads():
+            return action()
+    except Exception as error:
+        failure = error if isinstance(error, BcbenchError) else storage_failure(error)
+        if failure is None or debug:
             raise
-        print(f"error: {error}", file=sys.stderr)  # plain print: Rich would wrap a long line
-        return EXIT_USAGE
+        print(f"error: {failure}", file=sys.stderr)  # plain print: Rich would wrap a long line
+        return failure.exit_code
 
 
 def config_help() -> str:

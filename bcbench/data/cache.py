@@ -17,7 +17,7 @@ import numpy as np
 import PIL
 import torch
 
-from bcbench.atomic import atomic_path
+from bcbench.atomic import atomic_open
 from bcbench.config import DataConfig
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,10 @@ class DecodeCache:
     def save(self, images: torch.Tensor, skipped: Sequence[dict[str, str]] = ()) -> None:
         """Write the file atomically, so readers never see half of it; failures only warn."""
         try:
-            with atomic_path(self.path) as temporary:
-                torch.save({"key": self.key, "images": images, "skipped": list(skipped)}, temporary)
+            # a file object, not a path: on a full disk torch.save then fails with the OSError, which
+            # the atomic writer turns into a StorageError (an OSError too), not a bare RuntimeError
+            with atomic_open(self.path, "wb") as handle:
+                torch.save({"key": self.key, "images": images, "skipped": list(skipped)}, handle)
         except OSError as error:
             logger.warning("could not write decode cache %s: %s", self.path, error)
 

@@ -1,7 +1,9 @@
 """Run records on disk: append-only JSONL files, written durably and read defensively.
 
-A record is one JSON object on one line. Appends are a single ``write`` followed by flush and
-fsync, so a killed process leaves at most one torn last line, which the reader reports and ignores.
+A record is one JSON object on one line. Appends are a single ``write`` followed by fsync, so a killed
+process leaves at most one torn last line, which the reader reports and ignores. An append that fails
+(full disk, quota, I/O error) cuts the file back to its length before the append, so every line
+already there stays readable, and raises ``StorageError``.
 
 A sweep folder holds one shard per worker process, ``runs/<worker-id>.jsonl``: each file has a
 single writer, so no lock is needed across machines (``flock`` is node-local on NFS and appends
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bcbench.atomic import write_atomic
+from bcbench.atomic import write_all, write_atomic
+from bcbench.errors import storage_errors
 from bcbench.record.schema import RunRecord, as_record
 from bcbench.serial import json_safe
 
@@ -52,21 +55,20 @@ def ok_records(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunReco
 
 
 def append_record(path: str | Path, record: RunRecord | Mapping[str, Any]) -> None:
-    """Append one record as one line; durable on return (flush + fsync)."""
+    """Append one record as one line; durable on return (fsync). Raises ``StorageError`` (the file as
+    it was before) when the disk refuses it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = record.to_json() if isinstance(record, RunRecord) else dict(record)
-    line = json.dumps(json_safe(payload), allow_nan=False) + "\n"
-    with open(path, "a+b") as handle:
-        locked = _lock(handle)  # several processes of one host may share a file written by hand
-        try:
-            _terminate_torn_line(handle)
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        finally:
-            if locked:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    line = (json.dumps(json_safe(payload), allow_nan=False) + "\n").encode("utf-8")
+    with storage_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b", buffering=0) as handle:
+            locked = _lock(handle)  # several processes of one host may share a file written by hand
+            try:
+                _append_line(handle, line)
+            finally:
+                if locked:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _lock(handle: Any) -> bool:
@@ -79,14 +81,30 @@ def _lock(handle: Any) -> bool:
     return True
 
 
-def _terminate_torn_line(handle: Any) -> None:
-    """If a previous writer died mid-line, start the new record on a fresh line."""
+def _append_line(handle: Any, line: bytes) -> None:
+    """Write ``line`` at the end, on a fresh line if a previous writer died mid-line; if the write or
+    its fsync fails, cut the file back to its former length, so no torn line is left behind."""
     handle.seek(0, os.SEEK_END)
-    if handle.tell() == 0:
-        return
-    handle.seek(-1, os.SEEK_END)
-    if handle.read(1) != b"\n":
-        handle.write(b"\n")
+    length = handle.tell()
+    if length:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) != b"\n":
+            line = b"\n" + line
+    try:
+        write_all(handle.fileno(), line)
+        os.fsync(handle.fileno())
+    except BaseException:
+        _cut_back(handle.fileno(), length)
+        raise
+
+
+def _cut_back(descriptor: int, length: int) -> None:
+    """Best effort: a file system that refuses even this leaves a torn last line, which readers skip."""
+    try:
+        os.ftruncate(descriptor, length)
+        os.fsync(descriptor)
+    except OSError:
+        pass
 
 
 @dataclass

@@ -11,13 +11,13 @@ from typing import Any
 
 import torch
 
-from bcbench.atomic import atomic_path
+from bcbench.atomic import atomic_open
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostBlock, CostMeter, CostRequest
 from bcbench.data import DataBundle, DataSummary
 from bcbench.device import is_out_of_memory
 from bcbench.env import Environment, capture_environment
-from bcbench.errors import BcbenchError
+from bcbench.errors import BcbenchError, storage_errors, storage_failure
 from bcbench.metrics import evaluate
 from bcbench.record import RunRecord, append_record, read_sweep, shard_path, write_predictions
 from bcbench.sweep.datasets import SweepData
@@ -97,7 +97,10 @@ class RunExecutor:
                 )
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as error:  # a failed run is recorded; the sweep goes on
+        except Exception as error:  # a failed run is recorded and the sweep goes on, unless the disk failed
+            stop = storage_failure(error)
+            if stop is not None:  # every later run would fail alike, and recording needs the same disk
+                raise stop from None
             record.status = "failed"
             record.error = describe_failure(error)
             record.traceback = traceback.format_exc()
@@ -130,10 +133,12 @@ class RunExecutor:
             raise BcbenchError(
                 "tracking: tensorboard needs the tensorboard package; pip install tensorboard"
             ) from None
-        tracker = TensorBoardTracker(planned.run_id, self.directory / "tensorboard")
-        if hasattr(tracker, "start"):  # Accelerate >= 1.6 opens the writer lazily
-            tracker.start()
-        return tracker
+        folder = self.directory / "tensorboard"
+        with storage_errors(folder / planned.run_id):
+            tracker = TensorBoardTracker(planned.run_id, folder)
+            if hasattr(tracker, "start"):  # Accelerate >= 1.6 opens the writer lazily
+                tracker.start()
+        return StorageGuardedTracker(tracker, folder / planned.run_id)
 
     def _base_record(self, planned: PlannedRun) -> RunRecord:
         environment = capture_environment(
@@ -203,10 +208,7 @@ class RunExecutor:
         return block
 
     def _save_checkpoint(self, planned: PlannedRun, outcome: RunOutcome) -> Path:
-        path = self.directory / "checkpoints" / f"{planned.run_id}.pt"
-        with atomic_path(path) as temporary:
-            torch.save({k: v.cpu() for k, v in outcome.model.state_dict().items()}, temporary)
-        return path
+        return save_checkpoint(self.directory / "checkpoints" / f"{planned.run_id}.pt", outcome.model)
 
     def keep(self, record: RunRecord) -> None:
         """Stamp the record with this worker and append it to the worker's shard (durable on return);
@@ -214,6 +216,29 @@ class RunExecutor:
         record.worker = self.worker_id
         if self.writes:
             append_record(self.runs_path, record)
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module) -> Path:
+    """The model's weights (on the CPU), written atomically; ``StorageError`` when the disk refuses."""
+    with atomic_open(path, "wb") as handle:  # a file object: torch.save keeps its OSError as the context
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, handle)
+    return path
+
+
+class StorageGuardedTracker:
+    """An Accelerate tracker whose write failures (raised by ``log`` or ``finish``, surfacing from its
+    writer thread) are StorageErrors naming its folder."""
+
+    def __init__(self, tracker: Any, folder: Path) -> None:
+        self.tracker, self.folder = tracker, folder
+
+    def log(self, values: dict[str, Any], step: int | None = None) -> None:
+        with storage_errors(self.folder):
+            self.tracker.log(values, step=step)
+
+    def finish(self) -> None:
+        with storage_errors(self.folder):
+            self.tracker.finish()
 
 
 def describe_failure(error: BaseException) -> str:

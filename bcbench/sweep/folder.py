@@ -9,9 +9,11 @@ axes) or only says how to run them (name, output folder, strategy, tracking, thr
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 from bcbench.config import Config, experiment_differences, experiment_keys, stored_experiment
+from bcbench.errors import ConfigError, storage_failure
 from bcbench.record import RUNS_FILE, SHARDS_DIR
 
 CONFIG_FILE = "config.yaml"
@@ -48,3 +50,29 @@ def _note(base: Path, chosen: Path, skipped: list[str], fresh: bool) -> str:
     if fresh:
         return f"--fresh: writing to the new folder {chosen}"
     return f"{skipped[0]} holds another experiment: writing to {chosen} (name=... picks a folder of your own)"
+
+
+def check_creatable(directory: Path) -> None:
+    """The sweep folder exists and is writable, or the nearest existing folder above it is."""
+    existing = next(parent for parent in (directory, *directory.parents) if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"results folder {directory} cannot be created in {existing}; set output_dir")
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before training when the results folder cannot be written."""
+    probe = directory / f".write-test-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            probe.write_text("ok")
+        finally:
+            probe.unlink(missing_ok=True)  # created, then refused its two bytes: a full disk
+    except OSError as error:
+        failure = storage_failure(error, directory)
+        if failure is not None:
+            raise failure from None
+        raise ConfigError(
+            f"results folder {directory} cannot be written ({error.strerror or error}); "
+            "set output_dir to a writable folder"
+        ) from None

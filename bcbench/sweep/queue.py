@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bcbench.atomic import write_all
 from bcbench.config import QueueConfig
-from bcbench.errors import BcbenchError, ConfigError
+from bcbench.errors import BcbenchError, ConfigError, storage_errors, storage_failure
 from bcbench.sweep.identity import host_key, host_name, process_gone, process_state
 
 CLAIMS_DIR = "claims"
@@ -135,6 +136,10 @@ class ClaimBoard:
             try:
                 return self._claim(run_id)
             except OSError as error:
+                failure = storage_failure(error, self.path(run_id))
+                if failure is not None:
+                    then = "rerun the same command (nothing was claimed and no run is lost)"
+                    raise failure.going_on(then) from None
                 raise BcbenchError(
                     f"cannot claim run {run_id} in {self.folder} ({error.strerror or error}); nothing was "
                     f"claimed and no run is lost: make {self.folder} writable (and not full), then rerun "
@@ -173,7 +178,7 @@ class ClaimBoard:
 
     def holds(self, run_id: str) -> bool:
         """Whether the claim file still carries this worker's claim (checked before recording)."""
-        with self._lock:
+        with self._lock, storage_errors(self.path(run_id)):
             held = self._held.get(run_id)
             return held is not None and self._still_mine(run_id, held)
 
@@ -230,7 +235,7 @@ class ClaimBoard:
     def _create(self, path: Path, content: bytes) -> None:
         descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         try:
-            os.write(descriptor, content)
+            write_all(descriptor, content)
             os.fsync(descriptor)
         except OSError:
             os.close(descriptor)
@@ -368,6 +373,9 @@ def check_claims_folder(directory: Path) -> None:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         probe.unlink()
     except OSError as error:
+        failure = storage_failure(error, folder)
+        if failure is not None:
+            raise failure from None
         raise ConfigError(
             f"claims folder {folder} cannot be written ({error.strerror or error}); workers share the "
             "sweep through it: make the sweep folder writable or set output_dir to a writable folder"

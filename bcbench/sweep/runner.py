@@ -5,7 +5,6 @@ into an exit code."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +19,19 @@ from bcbench.atomic import write_atomic
 from bcbench.config import Config, to_dict
 from bcbench.cost import CostMeter
 from bcbench.data import crop_warning
-from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, BcbenchError, ConfigError
+from bcbench.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    BcbenchError,
+    ConfigError,
+    storage_errors,
+)
 from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
 from bcbench.sweep.execute import RunExecutor
-from bcbench.sweep.folder import choose_folder, holds_records
+from bcbench.sweep.folder import check_creatable, check_writable, choose_folder, holds_records
 from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.plan import PlannedRun, plan_runs
 from bcbench.sweep.progress import RichObserver
@@ -174,8 +182,13 @@ def run_local_workers(
             soft_wrap=True,
         )
         return sweep_result(directory, planned, interrupted=True)
-    if EXIT_USAGE in codes:
-        raise BcbenchError(f"a worker of {directory} stopped with an error (printed above); fix it and rerun")
+    stopped = [code for code in codes if code in (EXIT_USAGE, EXIT_STORAGE)]
+    if stopped:
+        error = BcbenchError(
+            f"a worker of {directory} stopped with an error (printed above); fix it and rerun"
+        )
+        error.exit_code = max(stopped)  # a storage failure's code wins: it says what to fix
+        raise error
     if any(code not in (EXIT_OK, EXIT_RUN_FAILED) for code in codes):
         console.print(
             f"[yellow]note:[/] worker exit codes {codes}; what a worker left was taken by the others"
@@ -315,27 +328,6 @@ def describe_data_root(config: Config) -> str:
     return str(Path(config.data.root).expanduser())
 
 
-def check_creatable(directory: Path) -> None:
-    """The sweep folder exists and is writable, or the nearest existing folder above it is."""
-    existing = next(parent for parent in (directory, *directory.parents) if parent.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"results folder {directory} cannot be created in {existing}; set output_dir")
-
-
-def check_writable(directory: Path) -> None:
-    """Fail before training when the results folder cannot be written."""
-    probe = directory / f".write-test-{os.getpid()}"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as error:
-        raise ConfigError(
-            f"results folder {directory} cannot be written ({error.strerror or error}); "
-            "set output_dir to a writable folder"
-        ) from None
-
-
 def expected_cost(directory: Path) -> dict[str, float]:
     """Median wall seconds per model from earlier records: workers take the longest runs first."""
     import statistics
@@ -360,6 +352,12 @@ def write_summary(directory: Path, planned: list[PlannedRun], console: Console) 
 
     First ``runs.jsonl`` is made to hold every record of the sweep (the workers' shards merged), so
     scripts that read that one file keep working."""
+    then = f"rerun the same command, or bcbench compare {directory}, to write the report (records are kept)"
+    with storage_errors(directory, then):
+        _write_summary(directory, planned, console)
+
+
+def _write_summary(directory: Path, planned: list[PlannedRun], console: Console) -> None:
     from bcbench.report import write_report
 
     consolidate(directory)

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from bcbench.config import Config
-from bcbench.errors import EXIT_USAGE, ConfigError
+from bcbench.errors import ConfigError
 
 # set in the worker processes started here (and visible to anything they run)
 WORKER_SLOT_ENV = "BCBENCH_WORKER_SLOT"
@@ -99,7 +99,7 @@ def _worker_main(target: Callable[..., Any], args: tuple, label: str, env: dict[
     os.environ[WORKER_SLOT_ENV] = label
     import torch
 
-    from bcbench.errors import BcbenchError
+    from bcbench.errors import BcbenchError, quiet_storage_threads, storage_failure
 
     torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
 
@@ -110,8 +110,12 @@ def _worker_main(target: Callable[..., Any], args: tuple, label: str, env: dict[
     signal.signal(signal.SIGINT, interrupt)
     console = Console(width=200, force_terminal=False)  # one live display per terminal: the parent's
     try:
-        code = target(*args, console, label=label, report=False).exit_code
-    except BcbenchError as error:
-        print(f"error: {label}: {error}", file=sys.stderr)
-        code = EXIT_USAGE
+        with quiet_storage_threads():
+            code = target(*args, console, label=label, report=False).exit_code
+    except Exception as error:
+        failure = error if isinstance(error, BcbenchError) else storage_failure(error)
+        if failure is None:
+            raise
+        print(f"error: {label}: {failure}", file=sys.stderr)
+        code = failure.exit_code
     sys.exit(code)
