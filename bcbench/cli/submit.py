@@ -36,7 +36,10 @@ class WorkerTask:
         signal.signal(signal.SIGTERM, interrupt)
         signal.signal(signal.SIGINT, interrupt)
         keep_working_when_not_requeued()
-        return run_sweep(self.config, directory=self.directory, console=make_console()).exit_code
+        # a full disk or a bad config ends the task with one line in its log, as it ends bcbench run
+        return guarded(
+            lambda: run_sweep(self.config, directory=self.directory, console=make_console()).exit_code, False
+        )
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Called by submitit on its time-limit/preemption signal: requeue the same worker. The claim
@@ -74,7 +77,7 @@ class SummaryTask:
     def __call__(self) -> int:
         from bcbench.sweep import summarise_sweep
 
-        return summarise_sweep(self.config, self.directory, make_console()).exit_code
+        return guarded(lambda: summarise_sweep(self.config, self.directory, make_console()).exit_code, False)
 
 
 SUBMIT = (

@@ -341,3 +341,21 @@ def test_a_sweep_stopped_by_a_full_disk_keeps_its_records_and_the_same_command_f
     assert len(newest) == 2 and all(r.ok for r in newest)
     assert (folder / "report.md").is_file() and live_claims(folder) == []
     assert len(list((folder / "predictions").glob("*.csv"))) == 2
+
+
+@pytest.mark.parametrize("task_class", ["WorkerTask", "SummaryTask"])
+def test_a_slurm_task_on_a_full_disk_ends_with_one_line_and_exit_3(task_class, monkeypatch, capsys, tmp_path):
+    import bcbench.cli.submit as submit
+    import bcbench.sweep
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "runs" / "w.jsonl"))
+
+    monkeypatch.setattr(bcbench.sweep, "run_sweep", full_disk)
+    monkeypatch.setattr(bcbench.sweep, "summarise_sweep", full_disk)
+    monkeypatch.setattr(submit, "keep_working_when_not_requeued", lambda: None)
+    monkeypatch.setattr(submit.signal, "signal", lambda *args: None)
+    task = getattr(submit, task_class)(SimpleNamespace(), tmp_path)
+    assert task() == EXIT_STORAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "w.jsonl" in err and "Traceback" not in err
