@@ -156,7 +156,7 @@ class MaskCache:
     def save(self, arrays: dict[str, np.ndarray]) -> None:
         """Write the file atomically; failures only warn."""
         try:
-            with atomic_path(self.path) as temporary, open(temporary, "wb") as handle:
+            with atomic_open(self.path, "wb") as handle:
                 np.savez(handle, key=np.asarray(self.key), **arrays)
         except OSError as error:
             logger.warning("could not write mask cache %s: %s", self.path, error)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bcbench.errors import DataError
+from bcbench.errors import DataError, storage_errors
 
 # bump whenever the generated files change, so caches keyed on the folder name stay valid (v2: a mask
 # beside every image, not only the first five of each class; the images are byte-identical to v1's)
@@ -66,14 +66,15 @@ def ensure_synthetic_dataset(directory: str | Path | None = None, image_size: in
     if _is_complete(target, image_size):
         return target
     _refuse_foreign_folder(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target)
-    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
-    try:
-        write_synthetic_dataset(temporary, image_size)
-        _publish(temporary, target, image_size)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    with storage_errors(target, then="rerun (or point data.synthetic_dir at a folder with room)"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(target)
+        temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(target), dir=target.parent))
+        try:
+            write_synthetic_dataset(temporary, image_size)
+            _publish(temporary, target, image_size)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
     return target
 
 

@@ -359,3 +359,17 @@ def test_a_slurm_task_on_a_full_disk_ends_with_one_line_and_exit_3(task_class, m
     assert task() == EXIT_STORAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "w.jsonl" in err and "Traceback" not in err
+
+
+def test_writing_the_synthetic_data_set_on_a_full_disk_is_one_storage_error(tmp_path, monkeypatch):
+    import bcbench.data.synthetic as synthetic
+
+    def full_disk(root, image_size):
+        raise OSError(errno.ENOSPC, "No space left on device", str(root / "benign" / "x.png"))
+
+    monkeypatch.setattr(synthetic, "write_synthetic_dataset", full_disk)
+    with pytest.raises(StorageError) as raised:
+        synthetic.ensure_synthetic_dataset(tmp_path / "synthetic", 32)
+    message = str(raised.value)
+    assert str(tmp_path / "synthetic") in message and "ENOSPC" in message and "data.synthetic_dir" in message
+    assert raised.value.exit_code == EXIT_STORAGE and list(tmp_path.iterdir()) == []  # no half-written set
