@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from bcbench.cost import CostBlock
 from bcbench.data import DataSummary
+from bcbench.deploy import DeployBlock
 from bcbench.env import Environment
 from bcbench.metrics import TestMetrics
 from bcbench.serial import JsonBlock
@@ -50,6 +51,7 @@ class RunRecord(JsonBlock):
     wall_seconds: float | None = None
     traceback: str | None = None
     checkpoint: str | None = None
+    deploy: DeployBlock | None = None  # deployed forms (deploy.forms): parity, scores, timings, sizes
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

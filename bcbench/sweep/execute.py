@@ -21,6 +21,7 @@ from bcbench.errors import BcbenchError
 from bcbench.metrics import evaluate
 from bcbench.record import RunRecord, append_record, read_sweep, shard_path, write_predictions
 from bcbench.sweep.datasets import SweepData
+from bcbench.sweep.deployed import deploy_enabled, deployed_forms
 from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
 from bcbench.sweep.plan import PlannedRun
@@ -170,6 +171,11 @@ class RunExecutor:
             record.external = external_blocks(externals, probs)
             temperature = record.test.calibration["temperature"]
             frames = prediction_frames(outcome, data, planned.spec, externals, probs, temperature)
+            if deploy_enabled(planned.config):  # every deployed form: parity, scores, timings, size
+                deployed, record.deploy = deployed_forms(
+                    outcome, planned, data, externals, temperature, self.directory
+                )
+                frames += deployed
             record.predictions = write_predictions(self.directory, planned.run_id, frames)
         record.cost = self._cost(planned, outcome, data)
         if planned.config.train.save_checkpoint and self.writes:

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bcbench.config import Config, build_config, set_dotted, to_dict
+from bcbench.config import Config, DeployConfig, build_config, set_dotted, to_dict
 from bcbench.train import RunSpec, resolve_run_config
 
 
@@ -87,6 +87,8 @@ def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
         }
     elif config.evaluation.groups != "auto":
         identity["groups"] = config.evaluation.groups
+    if to_dict(config.deploy) != to_dict(DeployConfig()):  # what the run measures after training
+        identity["deploy"] = to_dict(config.deploy)
     return identity
 
 

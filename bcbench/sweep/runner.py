@@ -22,6 +22,7 @@ from bcbench.cost import CostMeter
 from bcbench.data import crop_warning
 from bcbench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, BcbenchError, ConfigError
 from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
+from bcbench.sweep.deployed import check_deploy, deploy_note
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.folder import choose_folder, holds_records
 from bcbench.sweep.identity import new_worker_id
@@ -203,6 +204,8 @@ def run_worker(
     plan = threads_for(config, accelerator.device, warn if main else None)
     if main and crop_warning(config.data):
         warn(crop_warning(config.data))
+    if main and deploy_note(config):
+        warn(deploy_note(config))
     preflight(config, planned, accelerator.device, directory)
     if main:
         prepare_directory(directory, config)
@@ -287,6 +290,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
                 f"train.mixed_precision bf16 is not supported on {torch.cuda.get_device_name(device)}; "
                 "use fp16 or no"
             )
+    check_deploy(config)
     check_writable(directory)
     check_claims_folder(directory)
 
