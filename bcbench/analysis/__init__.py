@@ -15,6 +15,7 @@ from bcbench.analysis.compare import (
     config_differences,
     sweep_labels,
 )
+from bcbench.analysis.deploy import DeployAnalysis, FormPoint
 from bcbench.analysis.figures import (
     SYNTHETIC_SOURCE,
     ConfusionPanel,
@@ -39,6 +40,8 @@ __all__ = [
     "CONFIDENCE",
     "ClinicalAnalysis",
     "ConfusionPanel",
+    "DeployAnalysis",
+    "FormPoint",
     "ParetoPoints",
     "PredictionUnit",
     "ReportError",

@@ -19,6 +19,7 @@ from bcbench.analysis.clinical import (
 )
 from bcbench.analysis.crossval import crossval_rows, pooled_out_of_fold
 from bcbench.analysis.delong import delong_over_folds, delong_rows
+from bcbench.analysis.deploy import DeployAnalysis, analyse_deploy
 from bcbench.analysis.external import external_rows
 from bcbench.analysis.figures import (
     ConfusionPanel,
@@ -82,6 +83,7 @@ class SweepAnalysis:
     pareto: ParetoPoints | None = None
     timing: TimingStability = field(default_factory=TimingStability)  # runs and models timed in noise
     data_source: str | None = None  # where the images came from, named in the header and every figure
+    deploy: DeployAnalysis | None = None  # deployed forms (deploy.forms): scores, agreement, latency, size
 
 
 def analyse(
@@ -118,6 +120,7 @@ def analyse(
         pareto=pareto_points(ok),
         timing=timing_stability(ok),
         data_source=data_source_label(ok),
+        deploy=analyse_deploy(ok),
     )
 
 

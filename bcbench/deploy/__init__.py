@@ -9,7 +9,7 @@ blocks), ``block`` (the run record's ``deploy`` block) and ``evaluate`` (``evalu
 call a sweep makes).
 """
 
-from bcbench.deploy.block import DeployBlock
+from bcbench.deploy.block import FORM_SET_PREFIX, DeployBlock, form_set
 from bcbench.deploy.evaluate import evaluate_forms
 from bcbench.deploy.export import ExportedModel, export_onnx
 from bcbench.deploy.forms import Form
@@ -22,6 +22,7 @@ from bcbench.deploy.timing import time_form
 
 __all__ = [
     "FORMS",
+    "FORM_SET_PREFIX",
     "ONNX_FORMS",
     "DeployBlock",
     "DeployError",
@@ -36,6 +37,7 @@ __all__ = [
     "check_calibration",
     "evaluate_forms",
     "export_onnx",
+    "form_set",
     "has_vnni",
     "import_optional",
     "parity",

@@ -11,6 +11,13 @@ from typing import Any
 from bcbench.deploy.result import FormResult
 from bcbench.serial import JsonBlock
 
+FORM_SET_PREFIX = "form:"
+
+
+def form_set(form: str, external: str | None = None) -> str:
+    """The ``set`` of a form's stored prediction rows: ``form:<form>``, or ``form:<form>:external:<name>``."""
+    return f"{FORM_SET_PREFIX}{form}" + (f":external:{external}" if external is not None else "")
+
 
 @dataclass
 class DeployBlock(JsonBlock):

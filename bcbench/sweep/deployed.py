@@ -29,6 +29,7 @@ from bcbench.deploy import (
     FormOutcome,
     FormResult,
     evaluate_forms,
+    form_set,
     import_optional,
 )
 from bcbench.errors import ConfigError
@@ -37,7 +38,6 @@ from bcbench.record import prediction_rows, with_calibrated
 from bcbench.sweep.plan import PlannedRun
 from bcbench.train import RunOutcome, RunSpec
 
-FORM_PREFIX = "form:"
 DEPLOY_DIR = "deploy"
 MISSING_RUNTIME = "onnxruntime not installed: deploy forms skipped"
 
@@ -75,11 +75,6 @@ def deploy_settings(config: Config) -> DeploySettings:
         iterations=block.iterations, repeats=block.repeats, exporter=block.exporter,
         eval_batch_size=config.train.eval_batch_size, normalize=config.data.normalize,
     ).checked()  # fmt: skip
-
-
-def form_set(form: str, external: str | None = None) -> str:
-    """The ``set`` of a form's prediction rows: ``form:<form>``, or ``form:<form>:external:<name>``."""
-    return f"{FORM_PREFIX}{form}" + (f":external:{external}" if external is not None else "")
 
 
 def choose_calibration(data: DataBundle, count: int, seed: int) -> np.ndarray:
