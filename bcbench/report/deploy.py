@@ -29,6 +29,13 @@ INTRO = (
     "record)."
 )
 
+FILES_LINE = (
+    "Files: `deploy.csv` (this table with every number: intervals, p-values, p90, throughput, notes), "
+    "`deploy_runs.csv` (one row per run and form: scores, agreement, logit difference, latency, speed-up, "
+    "size, export/quantisation/compilation seconds), rows `form:<form>` in `predictions/<run_id>.csv`; the "
+    "forms are marked on the Pareto figure when its cost is latency."
+)
+
 
 def deploy_markdown(deploy: DeployAnalysis | None, stored: dict[str, list[str]] | None = None) -> list[str]:
     """The section (nothing without deployed forms); ``stored``: the recompute check's differing keys."""
@@ -43,7 +50,8 @@ def deploy_markdown(deploy: DeployAnalysis | None, stored: dict[str, list[str]] 
         out += [f"- {f['model']} · {f['form']} ({f['runs']} run(s)): {f['reason']}" for f in deploy.failures]
         out.append("")
     recomputed = _recompute_line(deploy, stored or {})
-    return [*out, *([recomputed, ""] if recomputed else [])]
+    out += [recomputed, ""] if recomputed else []
+    return [*out, FILES_LINE, ""]
 
 
 def _row(row: dict[str, Any]) -> list[str]:
@@ -117,18 +125,19 @@ def form_points(deploy: DeployAnalysis | None) -> list[FormPoint]:
 
 
 def draw_form_points(ax: Any, points: Sequence[FormPoint]) -> None:
-    """The deployed forms as their own marked points (one marker and colour per form, labelled with the
-    form), beside the models' points: macro F1 mean ± std over runs against the median p50 latency."""
+    """The deployed forms as their own marked points (one marker and colour per form), beside the models'
+    points: mean macro F1 over runs against the median p50 latency (the spread over seeds is the model's,
+    in the table). Eager, which sits by its model's point, is left unlabelled."""
     forms = list(dict.fromkeys(point.form for point in points))
     for index, form in enumerate(forms):
         chosen = [point for point in points if point.form == form]
         threads = "/".join(map(str, sorted({point.threads for point in chosen if point.threads is not None})))
-        ax.errorbar(
-            [p.latency_ms for p in chosen], [p.f1_macro for p in chosen], yerr=[p.f1_std for p in chosen],
-            fmt=FORM_MARKERS.get(form, "o"), color=f"C{(index + 4) % 10}", ecolor="0.7", capsize=2,
-            markersize=7, label=f"deployed form {form} (deploy step, {threads} thread(s))",
+        ax.plot(
+            [p.latency_ms for p in chosen], [p.f1_macro for p in chosen], FORM_MARKERS.get(form, "o"),
+            color=f"C{(index + 4) % 10}", markersize=7, linestyle="none",
+            label=f"deployed form {form}: mean macro F1, median p50 (deploy step, {threads} thread(s))",
         )  # fmt: skip
-        for point in chosen:
+        for point in chosen if form != "eager" else []:
             ax.annotate(
                 f"{point.model} {point.form}", (point.latency_ms, point.f1_macro), textcoords="offset points",
                 xytext=(5, -10), fontsize=7, color="0.3",

@@ -61,14 +61,16 @@ def test_forms_are_their_own_points_on_a_latency_pareto_figure():
     points = ParetoPoints("latency_p50_ms", ["cnn"], [10.5], [0.575], [0.06], [0], 0, [9.0], [12.0])
     figure = build_pareto(points, None, forms)
     ax = figure.axes[0]
-    containers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
-    assert len(containers) == 1 + 3  # the models, then one per form
-    int8 = containers[3].lines[0]
+    assert len([c for c in ax.containers if isinstance(c, ErrorbarContainer)]) == 1  # the models'
+    int8 = next(line for line in ax.lines if line.get_label().startswith("deployed form onnx_int8"))
     assert np.allclose(int8.get_xdata(), [2.2]) and np.allclose(
         int8.get_ydata(), [np.mean([0.58, 0.52, 0.50])]
     )
-    labels = figure.legends[0].get_texts()
-    assert "deployed form onnx_int8 (deploy step, 1 thread(s))" in [label.get_text() for label in labels]
-    assert any(text.get_text() == "cnn onnx_int8" for text in ax.texts)
+    assert int8.get_marker() == "^" and "1 thread(s)" in int8.get_label()
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert sum(label.startswith("deployed form") for label in labels) == 3
+    assert {text.get_text() for text in ax.texts} >= {"cnn onnx_int8", "cnn onnx"}
+    assert "cnn eager" not in {text.get_text() for text in ax.texts}  # eager sits by the model's point
     by_params = ParetoPoints("params", ["cnn"], [1e6], [0.575], [0.06], [0], 0, [1e6], [1e6])
-    assert len(build_pareto(by_params, None, forms).axes[0].containers) == 1  # no latency axis: no forms
+    unmarked = build_pareto(by_params, None, forms).axes[0]
+    assert not any(line.get_label().startswith("deployed form") for line in unmarked.lines)  # not on params
