@@ -68,7 +68,7 @@ def analyse_deploy(records: Sequence[RunRecord], confidence: float = CONFIDENCE)
     if not deployed:
         return None
     runs = deploy_run_rows(deployed)
-    table = deploy_table(runs, deployed, confidence)
+    table = deploy_table(runs, deployed, confidence) if runs else []
     return DeployAnalysis(
         runs=runs,
         table=table,

@@ -43,8 +43,9 @@ def deploy_markdown(deploy: DeployAnalysis | None, stored: dict[str, list[str]] 
         return []
     threads = ", ".join(sorted({str(row["threads"]) for row in deploy.table if not missing(row["threads"])}))
     out = ["## Deployed forms", "", INTRO.format(interval=deploy.interval, threads=threads or "?"), ""]
-    out += [f"- note: {note}" for note in deploy.notes]
-    out += [markdown_table(HEADERS, [_row(row) for row in deploy.table]), ""]
+    out += [*(f"- note: {note}" for note in deploy.notes), ""] if deploy.notes else []
+    if deploy.table:
+        out += [markdown_table(HEADERS, [_row(row) for row in deploy.table]), ""]
     if deploy.failures:
         out += ["Failed forms (the run and its other forms are kept):", ""]
         out += [f"- {f['model']} · {f['form']} ({f['runs']} run(s)): {f['reason']}" for f in deploy.failures]

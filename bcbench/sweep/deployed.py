@@ -105,7 +105,8 @@ def deployed_forms(
     directory: Path | None = None,
 ) -> tuple[list[pd.DataFrame], DeployBlock]:
     """The prediction rows of every form that ran (``cal_prob_*`` at the run's ``temperature``) and the
-    record's ``deploy`` block. ONNX files go to ``<directory>/deploy/<run_id>/`` with ``deploy.keep_files``,
+    record's ``deploy`` block; a failure of the whole step (eager itself) is the block's note, and the run
+    stays ok. ONNX files go to ``<directory>/deploy/<run_id>/`` with ``deploy.keep_files``,
     else to a temporary folder that is removed."""
     config, spec = planned.config, planned.spec
     started = time.perf_counter()
@@ -119,7 +120,11 @@ def deployed_forms(
         if config.deploy.keep_files and directory is not None:
             block.files = f"{DEPLOY_DIR}/{planned.run_id}"
             workdir = directory / block.files
-        outcomes = _run_forms(outcome, settings, config, data, externals, spec.seed, workdir)
+        try:
+            outcomes = _run_forms(outcome, settings, config, data, externals, spec.seed, workdir)
+        except Exception as error:  # eager itself failed (out of memory, ...): the run's own results stand
+            block.note = f"deploy step failed: {type(error).__name__}: {error}".splitlines()[0]
+            outcomes = {}
     frames = _score_forms(outcomes, outcome, data, externals, spec, temperature)
     block.forms = {name: form.result for name, form in outcomes.items()}
     block.seconds = time.perf_counter() - started

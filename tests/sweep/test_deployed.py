@@ -13,11 +13,13 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 
+from bcbench.analysis.deploy import analyse_deploy
 from bcbench.config import load_config
 from bcbench.data import DataBundle, ExternalSet
 from bcbench.data.decode import DecodedImages
 from bcbench.errors import ConfigError
 from bcbench.record import RunRecord
+from bcbench.report.deploy import deploy_markdown
 from bcbench.sweep import deployed as hook
 from bcbench.sweep import plan_runs
 from bcbench.sweep.plan import run_identity
@@ -162,6 +164,22 @@ def test_without_onnxruntime_every_onnx_form_fails_with_one_note_and_nothing_run
     assert all(not r.ok and r.reason.startswith(hook.MISSING_RUNTIME) for r in block.forms.values())
     assert block.note == hook.MISSING_RUNTIME
     assert hook.deploy_note(load_config(None, [*OVERRIDES, "deploy.forms=[compile]"])) is None
+
+
+def test_a_failure_of_the_whole_step_is_its_note_and_the_run_stays(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory\nsecond line")
+
+    monkeypatch.setattr(hook, "evaluate_forms", broken)
+    config = load_config(None, [*OVERRIDES, "deploy.forms=[compile]"])
+    data = bundle()
+    frames, block = hook.deployed_forms(outcome_of(linear_model(), data), plan_runs(config)[0], data, {})
+    assert (
+        frames == [] and block.forms == {} and block.note == "deploy step failed: RuntimeError: out of memory"
+    )
+    analysis = analyse_deploy([RunRecord(run_id="r", status="ok", deploy=block)])
+    assert analysis.table == [] and analysis.notes == [block.note]
+    assert "- note: deploy step failed: RuntimeError: out of memory" in deploy_markdown(analysis)
 
 
 def test_the_block_is_off_by_default_and_in_the_run_identity_only_when_set():
