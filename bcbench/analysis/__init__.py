@@ -17,6 +17,7 @@ from bcbench.analysis.compare import (
     config_differences,
     sweep_labels,
 )
+from bcbench.analysis.deploy import DeployAnalysis, FormPoint
 from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
 from bcbench.analysis.explain_maps import ExplainFigureData
 from bcbench.analysis.figures import (
@@ -48,6 +49,8 @@ __all__ = [
     "ExplainAnalysis",
     "ExplainFigureData",
     "CorruptionAnalysis",
+    "DeployAnalysis",
+    "FormPoint",
     "ParetoPoints",
     "PredictionUnit",
     "ReportError",

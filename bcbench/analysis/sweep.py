@@ -19,6 +19,7 @@ from bcbench.analysis.clinical import (
 )
 from bcbench.analysis.crossval import crossval_rows, pooled_out_of_fold
 from bcbench.analysis.delong import delong_over_folds, delong_rows
+from bcbench.analysis.deploy import DeployAnalysis, analyse_deploy
 from bcbench.analysis.explain import ExplainAnalysis, analyse_explain
 from bcbench.analysis.external import external_rows
 from bcbench.analysis.figures import (
@@ -86,6 +87,7 @@ class SweepAnalysis:
     data_source: str | None = None  # where the images came from, named in the header and every figure
     explain: ExplainAnalysis | None = None  # explanation maps against lesion masks (runs with explain on)
     robustness: RobustnessAnalysis | None = None  # corruption curves, ensembles, selective prediction
+    deploy: DeployAnalysis | None = None  # deployed forms (deploy.forms): scores, agreement, latency, size
 
 
 def analyse(
@@ -124,6 +126,7 @@ def analyse(
         data_source=data_source_label(ok),
         explain=analyse_explain(ok, directory),
         robustness=analyse_robustness(ok, directory, evaluation_settings(ok)["positive"]),
+        deploy=analyse_deploy(ok),
     )
 
 

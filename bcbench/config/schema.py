@@ -291,6 +291,40 @@ class RobustnessConfig:
                 raise ConfigError(f"config key {join_key(where, 'corruptions')!r} holds an empty name")
 
 
+# the deployed forms besides eager (bcbench.deploy.FORMS, a layer above; a test keeps the two in step)
+DEPLOY_FORMS = ("eager", "onnx", "onnx_int8", "onnx_cuda", "compile", "channels_last", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Deployed forms: after training, each run's best weights in every form of ``forms`` (eager fp32
+    always too), checked for parity with eager, re-scored on the test and external sets and timed
+    (``bcbench.deploy``); off while ``forms`` is empty."""
+
+    forms: tuple[str, ...] = ()  # onnx, onnx_int8, onnx_cuda, compile, channels_last, bf16, fp16; () = off
+    calibration_images: int = 128  # INT8 calibration: a seeded choice of training images, never val or test
+    threads: tuple[int, ...] = (1,)  # intra-op threads for timing, one timing per entry (recorded)
+    batch_size: int = 32  # throughput batch; latency is always batch 1
+    iterations: int = 20  # timed batch-1 calls per round
+    repeats: int = 1  # rounds of timings alternating the forms (medians over rounds)
+    exporter: Literal["dynamo", "torchscript"] = "dynamo"
+    keep_files: bool = False  # keep the ONNX files in <sweep>/deploy/<run_id>/ (else a temporary folder)
+
+    def check(self, where: str) -> None:
+        unknown = [form for form in self.forms if form not in DEPLOY_FORMS]
+        if unknown:
+            raise ConfigError(
+                f"config key {join_key(where, 'forms')!r} has unknown form(s) {unknown}; "
+                f"use some of {', '.join(DEPLOY_FORMS[1:])}"
+            )
+        if not self.threads:
+            raise ConfigError(f"config key {join_key(where, 'threads')!r} must list a thread count, e.g. [1]")
+        for count in self.threads:
+            _positive(count, join_key(where, "threads"))
+        for key in ("calibration_images", "batch_size", "iterations", "repeats"):
+            _positive(getattr(self, key), join_key(where, key))
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole experiment: models x seeds on one data set."""
@@ -317,6 +351,7 @@ class Config:
     queue: QueueConfig = field(default_factory=QueueConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     robustness: RobustnessConfig = field(default_factory=RobustnessConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
 
     def options_for(self, model: str) -> ModelOptions:
         return self.model_options.get(model, ModelOptions())

@@ -14,6 +14,7 @@ from bcbench.deploy.export import ExportedModel, export_onnx, state_dict_size_mb
 from bcbench.deploy.forms import (
     CPU_PROVIDER,
     CUDA_PROVIDER,
+    ChannelsLastForm,
     CompiledForm,
     Form,
     OrtForm,
@@ -24,6 +25,7 @@ from bcbench.deploy.quantize import QuantizedModel, quantize_int8
 from bcbench.deploy.result import FormResult
 from bcbench.deploy.settings import (
     BF16,
+    CHANNELS_LAST,
     COMPILE,
     EAGER,
     FP16,
@@ -88,13 +90,16 @@ def build_form(name: str, model: nn.Module, files: OnnxFiles, result: FormResult
     ``result``; DeployError (or the underlying error) when it cannot be built here."""
     settings = files.settings
     normalize, batch = settings.normalize, settings.eval_batch_size
-    if name in (EAGER, BF16, FP16, COMPILE):
+    if name in (EAGER, BF16, FP16, COMPILE, CHANNELS_LAST):
         result.file_mb = state_dict_size_mb(model)  # the same weights ship with every torch form
     if name == EAGER:
         form: Form = TorchForm(EAGER, model, "no", normalize, batch)
         form.details = _torch_details(form.device)
     elif name in (BF16, FP16):
         form = _autocast_form(name, model, normalize, batch)
+    elif name == CHANNELS_LAST:
+        form = ChannelsLastForm(model, normalize, batch)
+        form.details = _torch_details(form.device)
     elif name == COMPILE:
         form = CompiledForm(model, normalize, batch, files.image_size)
         result.compile_seconds = form.compile_seconds

@@ -10,6 +10,7 @@ what their networks compute.
 from __future__ import annotations
 
 import abc
+import copy
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bcbench.cost import COMPILE_BACKEND_VARIABLE, inference_step
+from bcbench.cost import COMPILE_BACKEND_VARIABLE, inference_step, uncompiled
 from bcbench.data import Normalizer
 from bcbench.deploy.export import INPUT_NAME
 from bcbench.deploy.optional import onnx_runtime
@@ -88,6 +89,26 @@ class TorchForm(Form):
 
     def timed_call(self, inputs: torch.Tensor, threads: int | None) -> Callable[[], Any]:
         return inference_step(self.runner, inputs.to(self.device), self.device, self.autocast_precision)
+
+
+class ChannelsLastForm(TorchForm):
+    """Eager fp32 with the weights and every input in channels-last memory format (NHWC in memory), the
+    layout cuDNN and oneDNN convolutions prefer; on a copy of the model, so the other forms are untouched."""
+
+    def __init__(self, model: nn.Module, normalize: str, batch_size: int) -> None:
+        converted = copy.deepcopy(uncompiled(model)).to(memory_format=torch.channels_last)
+        super().__init__("channels_last", converted, "no", normalize, batch_size)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return super().forward(inputs.to(self.device).contiguous(memory_format=torch.channels_last))
+
+    def timed_call(self, inputs: torch.Tensor, threads: int | None) -> Callable[[], Any]:
+        return super().timed_call(
+            inputs.to(self.device).contiguous(memory_format=torch.channels_last), threads
+        )
+
+    def close(self) -> None:
+        self.model = self.runner = nn.Identity()  # the copy's memory is freed with the form
 
 
 class CompiledForm(TorchForm):

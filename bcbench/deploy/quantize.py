@@ -71,7 +71,7 @@ def check_calibration(
     """The calibration indices as a tuple; BcbenchError when they do not match the images, repeat, or
     overlap ``held_out`` (the validation and test indices, which calibration must never see)."""
     if images is None or indices is None:
-        if images is not None or indices:
+        if images is not None or (indices is not None and len(indices)):
             raise BcbenchError("calibration images and calibration indices must be passed together")
         return ()
     chosen = tuple(int(index) for index in np.asarray(indices).reshape(-1))
@@ -79,7 +79,8 @@ def check_calibration(
         raise BcbenchError(f"{len(images)} calibration images but {len(chosen)} calibration indices")
     if len(set(chosen)) != len(chosen) or min(chosen, default=0) < 0:
         raise BcbenchError("calibration indices must be distinct dataset indices >= 0")
-    leaked = sorted(set(chosen) & {int(index) for index in np.asarray(held_out or []).reshape(-1)})
+    held = np.asarray(held_out if held_out is not None else [], dtype=np.int64).reshape(-1)  # arrays too
+    leaked = sorted(set(chosen) & {int(index) for index in held})
     if leaked:
         raise BcbenchError(
             f"calibration indices {leaked[:5]} are validation/test images; calibrate on training images only"

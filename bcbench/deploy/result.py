@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from bcbench.deploy.parity import ParityBlock
+from bcbench.metrics import TestMetrics
 from bcbench.serial import JsonBlock
 
 OK, FAILED = "ok", "failed"
@@ -33,7 +34,9 @@ class FormResult(JsonBlock):
 
     ``status`` is ``ok`` or ``failed`` (then ``reason`` is one line, and what was measured before the
     failure is kept). ``parity`` maps each scored image set to the form's agreement with eager.
-    ``calibration_indices`` lists the dataset indices INT8 was calibrated on (INT8 only).
+    ``calibration_indices`` lists the dataset indices INT8 was calibrated on (INT8 only). ``test`` and
+    ``external`` are the form's scores on the test and external sets, filled in by the sweep with the
+    same builders as the run's own (``bcbench.metrics.evaluate``, ``evaluate_external``).
     """
 
     form: str = ""
@@ -53,6 +56,8 @@ class FormResult(JsonBlock):
     calibration_images: int | None = None
     calibration_indices: list[int] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    test: TestMetrics | None = None
+    external: dict[str, TestMetrics] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, reason: str) -> FormResult:

@@ -15,9 +15,10 @@ ONNX = "onnx"
 ONNX_INT8 = "onnx_int8"
 ONNX_CUDA = "onnx_cuda"
 COMPILE = "compile"
+CHANNELS_LAST = "channels_last"
 BF16 = "bf16"
 FP16 = "fp16"
-FORMS: tuple[str, ...] = (EAGER, ONNX, ONNX_INT8, ONNX_CUDA, COMPILE, BF16, FP16)
+FORMS: tuple[str, ...] = (EAGER, ONNX, ONNX_INT8, ONNX_CUDA, COMPILE, CHANNELS_LAST, BF16, FP16)
 ONNX_FORMS: tuple[str, ...] = (ONNX, ONNX_INT8, ONNX_CUDA)
 EXPORTERS: tuple[str, ...] = ("dynamo", "torchscript")
 NORMALIZATIONS: tuple[str, ...] = ("imagenet", "none")
@@ -31,7 +32,8 @@ class DeployError(BcbenchError):
 class DeploySettings:
     """``forms``: besides ``eager`` (always measured, fp32, the reference): ``onnx`` (ONNX Runtime fp32 on
     the CPU), ``onnx_int8`` (static INT8, QDQ, per-channel weights, CPU), ``onnx_cuda`` (ONNX Runtime
-    fp32 on CUDA), ``compile`` (``torch.compile``), ``bf16`` / ``fp16`` (autocast, CUDA only).
+    fp32 on CUDA), ``compile`` (``torch.compile``), ``channels_last`` (eager fp32 with weights and inputs
+    in channels-last memory format), ``bf16`` / ``fp16`` (autocast, CUDA only).
 
     ``threads``: intra-op threads for timing (torch and ONNX Runtime alike), one timing per entry.
     ``batch_size``: the throughput batch; latency is always at batch 1. ``eval_batch_size``: batches

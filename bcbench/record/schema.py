@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from bcbench.cost import CostBlock
 from bcbench.data import DataSummary
+from bcbench.deploy import DeployBlock
 from bcbench.env import Environment
 from bcbench.explain import ExplainBlock
 from bcbench.metrics import TestMetrics
@@ -54,6 +55,7 @@ class RunRecord(JsonBlock):
     checkpoint: str | None = None
     explain: ExplainBlock | None = None  # explanation maps scored against lesion masks (explain.enabled)
     robustness: RobustnessBlock | None = None  # corruption evaluation (robustness.corruptions), else None
+    deploy: DeployBlock | None = None  # deployed forms (deploy.forms): parity, scores, timings, sizes
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

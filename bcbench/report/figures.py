@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from bcbench.analysis import ConfusionPanel, ParetoPoints
+from bcbench.analysis import ConfusionPanel, FormPoint, ParetoPoints
 from bcbench.atomic import atomic_path
+from bcbench.report.deploy import draw_form_points
 
 DPI = 120
 TITLE_SIZE = 10
@@ -215,14 +216,19 @@ def _epoch_axis(ax: Any, epochs: np.ndarray) -> None:
 COST_AXES = {"latency_p50_ms": "latency p50 (ms, batch 1)", "params": "parameters", "flops": "FLOPs"}
 
 
-def build_pareto(points: ParetoPoints | None, source: str | None = None) -> Any | None:
+def build_pareto(
+    points: ParetoPoints | None, source: str | None = None, forms: Sequence[FormPoint] = ()
+) -> Any | None:
     """Macro F1 (mean, error bar std over seeds) against cost (median, error bar min-max over seeds) on a
-    log axis, Pareto front marked; the legend sits under the axes, where it covers no point."""
+    log axis, Pareto front marked, and the deployed ``forms`` as their own points when the cost is
+    latency; the legend sits under the axes, where it covers no point."""
     if points is None:
         return None
-    figure = new_figure(6.4, 5.4)
+    figure = new_figure(6.4, 5.4 + (0.4 if forms else 0.0))
     ax = figure.subplots()
     _draw_pareto(ax, points)
+    if forms and points.metric == "latency_p50_ms":
+        draw_form_points(ax, forms)
     ax.set_xlabel(f"{COST_AXES[points.metric]} (log scale)")
     figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", fontsize=8)
     note = (
@@ -234,8 +240,10 @@ def build_pareto(points: ParetoPoints | None, source: str | None = None) -> Any 
     return figure
 
 
-def pareto_figure(points: ParetoPoints | None, path: str | Path, source: str | None = None) -> Path | None:
-    figure = build_pareto(points, source)
+def pareto_figure(
+    points: ParetoPoints | None, path: str | Path, source: str | None = None, forms: Sequence[FormPoint] = ()
+) -> Path | None:
+    figure = build_pareto(points, source, forms)
     return save_figure(figure, path) if figure is not None else None
 
 

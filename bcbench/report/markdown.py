@@ -13,6 +13,7 @@ from bcbench.record import RunRecord, flatten, metric_named
 from bcbench.report.clinical import clinical_markdown
 from bcbench.report.crossval import crossval_markdown
 from bcbench.report.delong import delong_markdown
+from bcbench.report.deploy import deploy_markdown
 from bcbench.report.explain import explain_markdown
 from bcbench.report.external import external_markdown
 from bcbench.report.format import clean_rows, fmt, markdown_table
@@ -150,6 +151,10 @@ def _timing(context: ReportContext) -> list[str]:
     return timing_markdown(context.analysis)
 
 
+def _deploy(context: ReportContext) -> list[str]:
+    return deploy_markdown(context.analysis.deploy, context.analysis.stored)
+
+
 def _audit(context: ReportContext) -> list[str]:
     return data_audit_markdown(context.analysis.ok)
 
@@ -196,6 +201,7 @@ SECTIONS: tuple[Section, ...] = (
     _robustness,
     _per_run,
     _timing,
+    _deploy,
     _failed,
     _audit,
     _stored,

@@ -24,6 +24,7 @@ from bcbench.atomic import write_atomic
 from bcbench.record import RunRecord, class_names, records_frame
 from bcbench.report.clinical_figures import reliability_figure, roc_pr_figure
 from bcbench.report.compare import comparison_table
+from bcbench.report.deploy import deploy_tables, form_points
 from bcbench.report.explain_figure import explain_figure
 from bcbench.report.figures import confusion_figure, curves_figure, pareto_figure
 from bcbench.report.format import clean_rows
@@ -74,6 +75,7 @@ def _write_tables(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
         "summary": analysis.summary,
         "runs": records_frame(analysis.records),
         "pairwise": analysis.pairwise,
+        **deploy_tables(analysis.deploy),
         "pooled_oof": analysis.pooled,
         "external": pd.DataFrame(analysis.external) if analysis.external else None,
         "operating_points": pd.DataFrame(clinical.operating) if clinical.operating else None,
@@ -99,7 +101,9 @@ def _write_figures(directory: Path, analysis: SweepAnalysis) -> dict[str, Path]:
             analysis.confusion, class_names(analysis.ok), directory / "confusion.png", source
         ),
         "curves": curves_figure(analysis.curves, directory / "curves.png", source),
-        "pareto": pareto_figure(analysis.pareto, directory / "pareto.png", source),
+        "pareto": pareto_figure(
+            analysis.pareto, directory / "pareto.png", source, form_points(analysis.deploy)
+        ),
         "reliability": reliability_figure(clinical.reliability, directory / "reliability.png", source),
         "roc_pr": (
             roc_pr_figure(clinical.roc_pr, positive, directory / "roc_pr.png", source) if positive else None

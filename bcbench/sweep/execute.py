@@ -21,6 +21,7 @@ from bcbench.errors import BcbenchError, storage_errors, storage_failure
 from bcbench.metrics import evaluate
 from bcbench.record import RunRecord, append_record, read_sweep, shard_path, write_predictions
 from bcbench.sweep.datasets import SweepData
+from bcbench.sweep.deployed import deploy_enabled, deployed_forms
 from bcbench.sweep.explaining import explain_outcome
 from bcbench.sweep.identity import new_worker_id
 from bcbench.sweep.outcome import external_blocks, external_predictions, prediction_frames, selection_for
@@ -182,6 +183,11 @@ class RunExecutor:
                     outcome.model, planned.config, data, self.accelerator.device, temperature, planned.spec
                 )
                 frames += corrupted
+            if deploy_enabled(planned.config):  # every deployed form: parity, scores, timings, size
+                deployed, record.deploy = deployed_forms(
+                    outcome, planned, data, externals, temperature, self.directory
+                )
+                frames += deployed
             record.predictions = write_predictions(self.directory, planned.run_id, frames)
         if self.writes and planned.config.explain.enabled:
             record.explain = explain_outcome(outcome, planned, data, self.directory, self.accelerator.device)

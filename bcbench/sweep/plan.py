@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bcbench.config import Config, ExplainConfig, build_config, set_dotted, to_dict
+from bcbench.config import Config, DeployConfig, ExplainConfig, build_config, set_dotted, to_dict
 from bcbench.train import RunSpec, resolve_run_config
 
 
@@ -92,6 +92,8 @@ def run_identity(spec: RunSpec, config: Config) -> dict[str, Any]:
     if config.robustness.corruptions:  # what the run computes; reference_model only changes the analysis
         robustness = to_dict(config.robustness)
         identity["robustness"] = {key: value for key, value in robustness.items() if key != "reference_model"}
+    if to_dict(config.deploy) != to_dict(DeployConfig()):  # what the run measures after training
+        identity["deploy"] = to_dict(config.deploy)
     return identity
 
 

@@ -30,6 +30,7 @@ from bcbench.errors import (
     storage_errors,
 )
 from bcbench.record import RUNS_FILE, RunRecord, consolidate, read_sweep
+from bcbench.sweep.deployed import check_deploy, deploy_note
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.folder import check_creatable, check_writable, choose_folder, holds_records
 from bcbench.sweep.identity import new_worker_id
@@ -217,6 +218,8 @@ def run_worker(
     plan = threads_for(config, accelerator.device, warn if main else None)
     if main and crop_warning(config.data):
         warn(crop_warning(config.data))
+    if main and deploy_note(config):
+        warn(deploy_note(config))
     preflight(config, planned, accelerator.device, directory)
     if main:
         prepare_directory(directory, config)
@@ -302,6 +305,7 @@ def preflight(config: Config, planned: list[PlannedRun], device: Any, directory:
                 "use fp16 or no"
             )
     check_robustness(config)
+    check_deploy(config)
     check_writable(directory)
     check_claims_folder(directory)
 

@@ -37,6 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--calibration-images", type=int, default=defaults.calibration_images)
     parser.add_argument("--exporter", choices=["dynamo", "torchscript"], default=defaults.exporter)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", help="where the torch forms run, e.g. cuda (default: the CPU)")
     parser.add_argument("--out", default="results/deploy_bench", help="folder for deploy_bench.json")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     return parser.parse_args(argv)
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=tuple(args.threads), batch_size=args.batch_size, repeats=args.repeats,
         iterations=args.iterations, throughput_iterations=args.throughput_iterations,
         parity_images=args.parity_images, calibration_images=args.calibration_images,
-        exporter=args.exporter, seed=args.seed,
+        exporter=args.exporter, seed=args.seed, device=args.device,
     )  # fmt: skip
     try:
         result = deploy_bench.run_bench(settings, progress=lambda line: console.print(line, markup=False))

@@ -39,6 +39,7 @@ class BenchSettings:
     num_classes: int = 3
     exporter: str = "dynamo"
     seed: int = 0
+    device: str | None = None  # where the torch forms run (None: the CPU, where the models are built)
 
     def deploy_settings(self) -> DeploySettings:
         return DeploySettings(
@@ -53,4 +54,5 @@ class BenchSettings:
             exporter=self.exporter,
             repeats=self.repeats,
             seed=self.seed,
+            device=self.device,
         ).checked()

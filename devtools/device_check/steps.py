@@ -68,6 +68,7 @@ def plan_steps(plan: Plan) -> list[Step]:
         _timer_step(plan),
         _accelerate_step(plan),
         *_queue_steps(plan),
+        _deploy_step(plan),
     ]
 
 
@@ -186,3 +187,24 @@ def _queue_steps(plan: Plan) -> list[Step]:
             )
         )
     return steps
+
+
+def _deploy_step(plan: Plan) -> Step:
+    """The GPU's deployed forms side by side (``bench/deploy.py``): bf16 autocast, channels_last,
+    torch.compile and ONNX Runtime's CUDA provider (recorded as failed, with the reason, where
+    onnxruntime-gpu is not installed). The smoke runs the forms a CPU has, at toy size, compiling with
+    the eager backend."""
+    if plan.smoke:
+        forms = ["channels_last", "compile", "onnx"]
+        args = ["--models", "simple_cnn", "--image-size", "32", "--device", "cpu", "--repeats", "1"]
+        args += ["--iterations", "3", "--throughput-iterations", "1", "--batch-size", "4"]
+        args += ["--parity-images", "8", "--calibration-images", "4", "--exporter", "torchscript"]
+    else:
+        forms = ["bf16", "channels_last", "compile", "onnx_cuda"]
+        args = ["--models", "resnet50", "mobilenet_v2", "--image-size", "224", "--device", "cuda"]
+        args += ["--repeats", "3", "--iterations", "30", "--batch-size", "256"]
+    args += ["--forms", *forms, "--threads", "1", "--out", str(plan.out / "deploy")]
+    command = plan.script("deploy.py", *args, "--markdown", str(plan.out / "deploy" / "table.md"))
+    backend = {"BCBENCH_COMPILE_BACKEND": "eager"} if plan.smoke else {}
+    return Step("deploy", "deployed forms: bf16, channels_last, compile, ONNX Runtime CUDA", command,
+                plan.limit(300), backend)  # fmt: skip

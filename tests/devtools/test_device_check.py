@@ -18,7 +18,7 @@ STEPS = ["cuda_tests", "study", "cost", "cost_compiled", "speed", "timer_check",
 
 def test_the_gpu_plan_runs_the_issues_checks_at_full_size(tmp_path):
     steps = {step.name: step for step in plan_steps(Plan(smoke=False, out=tmp_path, busi=tmp_path / "busi"))}
-    assert list(steps) == [*STEPS, "queue_1", "queue_4"]
+    assert list(steps) == [*STEPS, "queue_1", "queue_4", "deploy"]
     study = " ".join(steps["study"].command)
     assert (
         "configs/study.yaml" in study and "train.mixed_precision=bf16" in study and "seeds=[0,1,2]" in study
@@ -29,6 +29,10 @@ def test_the_gpu_plan_runs_the_issues_checks_at_full_size(tmp_path):
     assert {"1", "32", "256", "--channels-last", "bf16", "224"} <= set(cost)
     assert "--compile" in steps["cost_compiled"].command and not steps["cost_compiled"].env
     assert "queue.workers_per_device=4" in steps["queue_4"].command
+    deploy = steps["deploy"].command
+    assert {"bf16", "channels_last", "compile", "onnx_cuda", "cuda"} <= set(deploy) and not steps[
+        "deploy"
+    ].env
 
 
 def test_targets_are_measured_never_assumed():
@@ -48,8 +52,12 @@ def test_the_cpu_smoke_runs_every_step_and_writes_json_and_markdown(tmp_path):
     )  # fmt: skip
     document = json.loads((out / "device_check.json").read_text())
     statuses = {step["name"]: step["status"] for step in document["steps"]}
-    assert statuses == dict.fromkeys([*STEPS, "queue_1", "queue_2"], "ok"), completed.stdout[-3000:]
+    assert statuses == dict.fromkeys([*STEPS, "queue_1", "queue_2", "deploy"], "ok"), completed.stdout[-3000:]
     assert completed.returncode == 0
     assert len(document["study"]["runs"]) == 9 and not document["study"]["problems"]
     assert document["timer"]["median_ratio"] > 0 and document["speed"]["data_path_speedup"]
     assert "## Targets" not in (out / "device_check.md").read_text()  # the smoke measures no GPU target
+    forms = json.loads((out / "deploy" / "deploy_bench.json").read_text())["forms"]["simple_cnn"]
+    assert {name: form["status"] for name, form in forms.items()} == dict.fromkeys(
+        ["eager", "channels_last", "compile", "onnx"], "ok"
+    )
