@@ -4,14 +4,18 @@ On a shared CPU, more intra-op threads than free cores is not a little slower bu
 OpenMP threads spin waiting for each other while other processes hold the cores (measured on a 2-core
 machine under load 4-8: one epoch 0.5 s with 1 thread, 21-25 s with 2; BENCHMARKS.md). So unless the user
 decides (``threads`` in the config, or ``OMP_NUM_THREADS``), a worker takes the cores it may use
-(``os.sched_getaffinity``) minus the load already on them (rounded, at least one), and says so when the
-machine is busier than its cores.
+(``os.sched_getaffinity``) minus the work already on them (rounded, at least one), and says so when the
+machine is busier than its cores. The work on them is the smaller of the 1-minute load average and the
+CPUs busy right now (``/proc/stat`` over a tenth of a second): the load average alone lags, and still
+counted a job that had just ended (an idle machine got 1 thread of 2 and ran the default job 37% slower,
+BENCHMARKS.md), while a brief burst of another process shows in the instant sample only.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,39 @@ def load_average() -> float | None:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):
         return None
+
+
+def busy_cpus_now(window_seconds: float = 0.1) -> float | None:
+    """CPUs busy over the next ``window_seconds`` (all CPUs' non-idle time from ``/proc/stat``), or None
+    where there is no ``/proc/stat``."""
+    first = _cpu_times()
+    if first is None:
+        return None
+    time.sleep(window_seconds)
+    second = _cpu_times()
+    if second is None:
+        return None
+    total = sum(second) - sum(first)
+    idle = (second[3] + second[4]) - (first[3] + first[4])  # idle + iowait
+    return available_cpus() * (total - idle) / total if total > 0 else 0.0
+
+
+def _cpu_times() -> list[int] | None:
+    """The aggregate ``cpu`` line of ``/proc/stat``: user, nice, system, idle, iowait, irq, softirq, steal."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 5:
+        return None
+    return [int(value) for value in fields[1:9]]
+
+
+def busy_cpus(load: float | None, busy_now: float | None) -> float:
+    """The work already on the CPUs: the smaller of the two signals that exist (0 when neither does)."""
+    signals = [value for value in (load, busy_now) if value is not None]
+    return min(signals) if signals else 0.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +92,8 @@ class ThreadPlan:
 
 def choose_threads(requested: int | None = None, environ: dict[str, str] | None = None) -> ThreadPlan:
     """The plan: ``requested`` (the config's ``threads``) if given, else ``OMP_NUM_THREADS`` if set, else
-    the free cores (available CPUs minus the 1-minute load, rounded, at least 1)."""
+    the free cores (available CPUs minus the smaller of the 1-minute load and the CPUs busy now, rounded,
+    at least 1)."""
     environ = os.environ if environ is None else environ
     cpus, load = available_cpus(), load_average()
     if requested is not None:
@@ -63,7 +101,7 @@ def choose_threads(requested: int | None = None, environ: dict[str, str] | None 
     if environ.get(THREADS_ENV, "").strip().isdigit():
         threads = max(1, int(environ[THREADS_ENV]))
         return ThreadPlan(threads, cpus, load, THREADS_ENV, _busy_warning(threads, cpus, load))
-    free = cpus - (load or 0.0)
+    free = cpus - busy_cpus(load, busy_cpus_now())
     threads = max(1, min(cpus, math.floor(free + 0.5)))  # rounded: an idle machine shows a load near 0.1
     return ThreadPlan(threads, cpus, load, "free cores", _busy_warning(threads, cpus, load))
 

@@ -12,9 +12,10 @@ from bcbench.threads import choose_threads
 def machine(monkeypatch):
     """A machine with ``cpus`` CPUs under ``load`` (1-minute load average)."""
 
-    def set_machine(cpus: int, load: float | None) -> None:
+    def set_machine(cpus: int, load: float | None, busy_now: float | None = None) -> None:
         monkeypatch.setattr(threads, "available_cpus", lambda: cpus)
         monkeypatch.setattr(threads, "load_average", lambda: load)
+        monkeypatch.setattr(threads, "busy_cpus_now", lambda: busy_now)
 
     return set_machine
 
@@ -57,3 +58,32 @@ def test_the_plan_goes_into_the_record(machine):
         "load_start": 1.0,
         "thread_source": "free cores",
     }
+
+
+@pytest.mark.parametrize(
+    ("load", "busy_now", "expected"),
+    [(1.9, 0.1, 2), (1.2, 1.0, 1), (0.1, 1.8, 2), (None, 1.1, 1), (3.0, None, 1)],
+)
+def test_the_work_on_the_cpus_is_the_smaller_signal(machine, load, busy_now, expected):
+    """A load average still counting a job that just ended (1.9 while the CPUs are idle now) leaves both
+    cores free; a process burning a core shows in both signals; a burst shows in the instant sample only."""
+    machine(2, load, busy_now)
+    assert choose_threads(None, environ={}).threads == expected
+
+
+def test_busy_cpus_now_is_the_non_idle_share_of_two_proc_stat_samples(monkeypatch):
+    samples = iter([[100, 0, 50, 800, 50, 0, 0, 0], [200, 0, 100, 850, 50, 0, 0, 0]])
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    # 200 jiffies passed, 50 of them idle: 3/4 of 2 CPUs busy
+    assert threads.busy_cpus_now() == pytest.approx(1.5)
+
+
+def test_busy_cpus_now_reads_this_machine(monkeypatch):
+    busy = threads.busy_cpus_now(0.05)
+    if busy is None:
+        pytest.skip("no /proc/stat on this platform")
+    assert 0.0 <= busy <= threads.available_cpus() + 1e-9
+    monkeypatch.setattr(threads, "_cpu_times", lambda: None)
+    assert threads.busy_cpus_now(0.0) is None
