@@ -67,6 +67,50 @@ def test_grouped_holdout_keeps_groups_whole():
     assert sum(part.size for part in parts.values()) == labels.size
 
 
+def patients(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """About 225 images of 90 patients with 1-4 images each, classes about 50/30/20 % by patient; and the
+    largest patient's image count (a split of whole groups can miss its target by at most that)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 5, size=90)
+    groups = np.repeat([f"p{i}" for i in range(90)], sizes)
+    labels = np.repeat(rng.choice(3, size=90, p=[0.5, 0.3, 0.2]), sizes)
+    return labels, groups, int(sizes.max())
+
+
+def assert_rough_class_balance(labels: np.ndarray, parts: dict[str, np.ndarray]) -> None:
+    """Each split's class shares within 0.1 of the whole set's (stratified by group)."""
+    overall = np.bincount(labels, minlength=3) / labels.size
+    for name, indices in parts.items():
+        shares = np.bincount(labels[indices], minlength=3) / indices.size
+        assert np.abs(shares - overall).max() < 0.1, (name, shares.round(3), overall.round(3))
+
+
+@pytest.mark.parametrize(
+    ("seed", "test_fraction", "val_fraction"), [(0, 0.2, 0.2), (1, 0.15, 0.15), (2, 0.25, 0.1)]
+)
+def test_grouped_holdout_sizes_are_within_one_group_of_the_fractions(seed, test_fraction, val_fraction):
+    """test: test_fraction of the images; val: val_fraction of the rest (as the ungrouped split); train the
+    remainder, so train and val are never swapped."""
+    labels, groups, largest = patients(seed)
+    parts = grouped_holdout(labels, groups, test_fraction, val_fraction, seed=seed, classes=CLASSES)
+    rest = labels.size - parts["test"].size
+    assert abs(parts["test"].size - test_fraction * labels.size) <= largest
+    assert abs(parts["val"].size - val_fraction * rest) <= largest
+    assert parts["train"].size == rest - parts["val"].size > parts["val"].size
+    assert_rough_class_balance(labels, parts)
+
+
+def test_grouped_folds_sizes_are_within_one_group_of_a_fold_and_of_the_val_fraction():
+    labels, groups, largest = patients(3)
+    folds = kfold_splits(labels, groups, folds=5, repeats=1, val_fraction=0.2, seed=3, classes=CLASSES)
+    for key, parts in folds.items():
+        rest = labels.size - parts["test"].size
+        assert abs(parts["test"].size - labels.size / 5) <= largest, key
+        assert abs(parts["val"].size - 0.2 * rest) <= largest, key
+        assert parts["train"].size == rest - parts["val"].size > parts["val"].size, key
+        assert_rough_class_balance(labels, parts)
+
+
 def test_more_folds_than_the_smallest_class_names_it():
     with pytest.raises(DataError) as error:
         kfold_splits(LABELS, None, folds=16, repeats=1, val_fraction=0.1, seed=0, classes=CLASSES)

@@ -107,6 +107,30 @@ def test_a_claim_whose_process_on_this_host_has_ended_is_stale_at_once(tmp_path)
     assert any(f"process {pid}" in note and "has ended" in note for note in notes)
 
 
+def test_a_dead_pid_of_another_machine_is_live_until_its_lease_passes(tmp_path):
+    """The pid of a claim from node-b names a process of node-b: that no such process runs here says
+    nothing, so only the lease can make the claim stale (and the takeover says so)."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(ended.stdout)
+    assert process_gone(pid, None)  # dead here
+    wall, notes = Clock(), []
+    claim = Claim("run-1", "w", "node-b", "node-b", pid, None, wall.now, wall.now, "n1")
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "run-1.claim").write_bytes(claim.encode())
+    reader = board(tmp_path, "here", wall=wall, notes=notes)
+    assert reader.judge("run-1").state == "live"
+    assert not reader.try_claim("run-1")
+    wall.now += LEASE.lease_seconds - 1
+    assert reader.judge("run-1").state == "live" and not reader.try_claim("run-1")
+    wall.now += 2
+    judgement = reader.judge("run-1")
+    assert judgement.state == "stale" and judgement.reason == "its heartbeat is 6 s old"
+    assert reader.try_claim("run-1")
+    assert notes == [f"took over run-1.claim from worker w (pid {pid} on node-b): its heartbeat is 6 s old"]
+
+
 def test_a_reused_pid_with_another_start_time_is_stale_but_the_same_process_is_live(tmp_path):
     import os
 

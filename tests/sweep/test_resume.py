@@ -1,0 +1,144 @@
+"""Which runs a rerun takes up, from records seeded in shards: ``RunExecutor.pending`` (the resume rule of
+the ``ddp`` strategy) and the queue worker's retry-once rule. Every expectation is listed by hand per run:
+ok (done), failed (retried), failed after ok (retried: the newest record decides), no record (run), and
+failed again by another worker after this one started (done for this worker)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bcbench.config import QueueConfig, load_config
+from bcbench.record import RunRecord, append_record, shard_path
+from bcbench.sweep import plan_runs
+from bcbench.sweep.execute import RunExecutor
+from bcbench.sweep.progress import SilentObserver
+from bcbench.sweep.queue import ClaimBoard
+from bcbench.sweep.worker import QueueWorker
+
+QUEUE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.2, poll_seconds=0.01)
+_PLAN: list = []
+
+
+def planned_runs() -> list:
+    """Six planned runs (2 models x 3 seeds), planned once per session: planning resolves configs."""
+    if not _PLAN:
+        _PLAN.extend(plan_runs(load_config(None, ["models=[simple_cnn,resnet18]", "seeds=[0,1,2]"])))
+    return list(_PLAN)
+
+
+def seed(directory: Path, shard: str, run_id: str, status: str, minute: int) -> None:
+    """One record of ``run_id`` in ``shard``, finished at 00:<minute>."""
+    finished = f"2025-01-01T00:{minute:02d}:00+00:00"
+    append_record(shard_path(directory, shard), {"run_id": run_id, "status": status, "finished_at": finished})
+
+
+def seeded_sweep(directory: Path) -> dict[str, str]:
+    """Records for runs 0-4 of the plan (run 5 has none), spread over shards out of time order: the
+    newest record of each run is in the first shard read, or in a later one."""
+    ids = [item.run_id for item in planned_runs()]
+    seed(directory, "w1", ids[0], "ok", 1)
+    seed(directory, "w1", ids[1], "failed", 2)
+    seed(directory, "w2", ids[2], "ok", 3)
+    seed(directory, "w1", ids[2], "failed", 4)  # failed after ok: a rerun that failed
+    seed(directory, "w2", ids[3], "ok", 6)
+    seed(directory, "w1", ids[3], "failed", 5)  # ok after failed, in an earlier shard
+    seed(directory, "w2", ids[4], "failed", 7)
+    return {
+        "ok": ids[0],
+        "failed": ids[1],
+        "failed_after_ok": ids[2],
+        "ok_after_failed": ids[3],
+        "failed_again_elsewhere": ids[4],
+        "no_record": ids[5],
+    }
+
+
+def test_pending_retries_failed_runs_and_skips_ok_ones(tmp_path):
+    runs = seeded_sweep(tmp_path)
+    accelerator = SimpleNamespace(is_main_process=True)
+    executor = RunExecutor(load_config(None, []), accelerator, tmp_path, worker_id="resume")
+    pending = [item.run_id for item in executor.pending(planned_runs())]
+    expected = ["failed", "failed_after_ok", "failed_again_elsewhere", "no_record"]
+    assert pending == [runs[name] for name in expected]  # in plan order
+
+
+def test_pending_of_an_empty_folder_is_the_whole_plan_and_of_a_finished_one_nothing(tmp_path):
+    accelerator = SimpleNamespace(is_main_process=True)
+    executor = RunExecutor(load_config(None, []), accelerator, tmp_path, worker_id="resume")
+    assert executor.pending(planned_runs()) == planned_runs()
+    for minute, item in enumerate(planned_runs()):
+        seed(tmp_path, "w", item.run_id, "ok", minute)
+    assert executor.pending(planned_runs()) == []
+
+
+class ScriptedExecutor:
+    """What QueueWorker needs of a RunExecutor: every run it runs fails; ``during`` maps a run id to what
+    happens elsewhere while it runs; running a run twice is an error (the retry-once rule)."""
+
+    def __init__(
+        self, directory: Path, worker_id: str, during: dict[str, Callable[[], None]] | None = None
+    ) -> None:
+        self.config = SimpleNamespace(queue=QUEUE)
+        self.directory, self.observer, self.worker_id = directory, SilentObserver(), worker_id
+        self.ran: list[str] = []
+        self._during = during or {}
+
+    def run_one(self, item) -> RunRecord:
+        if item.run_id in self.ran:
+            raise AssertionError(f"{item.run_id} was run twice by one worker")
+        self.ran.append(item.run_id)
+        self._during.get(item.run_id, lambda: None)()
+        finished = f"2025-01-01T01:{len(self.ran):02d}:00+00:00"
+        return RunRecord(run_id=item.run_id, status="failed", worker=self.worker_id, finished_at=finished)
+
+    def keep(self, record: RunRecord) -> None:
+        append_record(shard_path(self.directory, self.worker_id), record)
+
+
+def worker_over(executor: ScriptedExecutor) -> QueueWorker:
+    board = ClaimBoard(executor.directory, executor.worker_id, QUEUE)
+    return QueueWorker(executor, planned_runs(), board, {}, warn=lambda message: None)
+
+
+def run_with_deadline(worker: QueueWorker, seconds: float = 20.0):
+    """The worker's loop in a thread: a worker that retries for ever fails the test instead of hanging it."""
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(worker.run()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"the worker was still running after {seconds} s: ran {worker.executor.ran}")
+    return outcome[0]
+
+
+def test_a_worker_retries_each_failed_run_once_and_leaves_when_all_are_recorded(tmp_path):
+    runs = seeded_sweep(tmp_path)
+    elsewhere = runs["failed_again_elsewhere"]
+
+    def another_worker_fails_it() -> None:  # after this worker started, before it reached the run
+        seed(tmp_path, "other", elsewhere, "failed", 30)
+
+    executor = ScriptedExecutor(tmp_path, "me", {runs["failed"]: another_worker_fails_it})
+    worker = worker_over(executor)
+    assert [item.run_id for item in worker.todo] == [
+        runs[name] for name in ("failed", "failed_after_ok", "failed_again_elsewhere", "no_record")
+    ]
+    outcome = run_with_deadline(worker)
+    assert executor.ran == [runs[name] for name in ("failed", "failed_after_ok", "no_record")]
+    assert [record.run_id for record in outcome.written] == executor.ran and outcome.failed
+    assert outcome.last  # every planned run has a record: this worker reports
+
+
+def test_a_second_start_of_the_worker_retries_the_failed_runs_once_more(tmp_path):
+    runs = seeded_sweep(tmp_path)
+    first = ScriptedExecutor(tmp_path, "first")
+    run_with_deadline(worker_over(first))
+    second = ScriptedExecutor(tmp_path, "second")
+    run_with_deadline(worker_over(second))
+    retried = [runs[name] for name in ("failed", "failed_after_ok", "failed_again_elsewhere", "no_record")]
+    assert first.ran == retried and second.ran == retried
