@@ -102,3 +102,33 @@ def test_misaligned_or_malformed_members_are_one_line_errors(members, row_ids, m
     with pytest.raises(BcbenchError, match=match) as caught:
         ensemble_probabilities(members, row_ids)
     assert "\n" not in str(caught.value)
+
+
+def test_kept_count_is_the_ceiling_of_coverage_times_n_at_least_one():
+    assert [kept_count(c, 10) for c in (0.01, 0.1, 0.84, 0.85, 1.0)] == [1, 1, 9, 9, 10]
+    for coverage in (1.5, -0.1):
+        with pytest.raises(BcbenchError, match=f"coverage must lie in \\(0, 1\\], got {coverage}"):
+            kept_count(coverage, 10)
+
+
+def test_one_positive_kept_gives_its_sensitivity_and_the_block_passes_the_positive_class():
+    probs, labels = two_class([0.9, 0.8, 0.7, 0.6], [True, False, True, True])  # labels 1, 0, 1, 1
+    entry = at_coverage(probs, labels, 0.5, positive=0)  # keeps rows 0, 1: one positive (row 1), missed
+    assert entry == {"coverage": 0.5, "kept": 2, "accuracy": 0.5, "sensitivity": 0.0, "positives_kept": 1.0}
+    no_class = at_coverage(probs, labels, 0.5)
+    assert no_class["positives_kept"] is None and no_class["sensitivity"] is None
+    block = selective_block(probs, labels, positive=1, coverages=(0.5,))
+    assert block["at_coverage"] == [at_coverage(probs, labels, 0.5, positive=1)]
+    assert block["at_coverage"][0]["sensitivity"] == 1.0 and block["at_coverage"][0]["positives_kept"] == 1.0
+
+
+def test_misaligned_rows_name_the_member_the_row_and_what_to_do():
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([np.full((2, 2), 0.5)] * 2, [["a", "b"], ["a", "c"]])
+    assert str(caught.value) == (
+        "ensemble member 1 row 1 is 'c' where member 0 has 'b'; align the members' rows (same test set, "
+        "same order) before averaging"
+    )
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([np.full((2, 2), 0.5)] * 2, [["a", "b"], ["a", "b", "c"]])
+    assert str(caught.value) == "ensemble member 1 names 3 rows for 2 probabilities"
