@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bcbench.data.folds import grouped_holdout, kfold_splits
+from bcbench.data.folds import carve_missing_validation, grouped_holdout, kfold_splits
 from bcbench.errors import DataError
 from tests.helpers import assert_one_line_error
 
@@ -109,6 +109,33 @@ def test_grouped_folds_sizes_are_within_one_group_of_a_fold_and_of_the_val_fract
         assert abs(parts["val"].size - 0.2 * rest) <= largest, key
         assert parts["train"].size == rest - parts["val"].size > parts["val"].size, key
         assert_rough_class_balance(labels, parts)
+
+
+def test_a_given_split_without_val_gets_val_carved_from_its_train_images():
+    """ceil(0.15 x 64) = 10 val images out of the 64 train images, shared 32:20:12 by largest remainder."""
+    train, test = np.arange(64), np.arange(64, 80)
+    labels = np.array([0] * 32 + [1] * 20 + [2] * 12 + [0] * 8 + [1] * 5 + [2] * 3)
+    given = {"train": train, "val": np.empty(0, np.int64), "test": test}
+    parts = carve_missing_validation(given, labels, None, 0.15, seed=0, classes=CLASSES)
+    assert parts["val"].size == 10 and parts["train"].size == 54 and np.array_equal(parts["test"], test)
+    assert np.array_equal(np.sort(np.concatenate([parts["train"], parts["val"]])), train)
+    assert np.bincount(labels[parts["val"]], minlength=3).tolist() == [5, 3, 2]  # 32:20:12 of 10
+    assert np.array_equal(parts["train"], np.sort(parts["train"]))
+    assert np.array_equal(parts["val"], np.sort(parts["val"]))
+    assert carve_missing_validation(given, labels, None, 0.0, seed=0, classes=CLASSES) is given
+    with_val = {**given, "val": np.array([0, 1])}
+    assert carve_missing_validation(with_val, labels, None, 0.15, seed=0, classes=CLASSES) is with_val
+
+
+def test_a_given_grouped_split_without_val_carves_whole_groups():
+    labels, groups, largest = patients(4)
+    test = np.flatnonzero(np.isin(groups, [f"p{i}" for i in range(20)]))
+    train = np.setdiff1d(np.arange(labels.size), test)
+    given = {"train": train, "val": np.empty(0, np.int64), "test": test}
+    parts = carve_missing_validation(given, labels, groups, 0.2, seed=4, classes=CLASSES)
+    assert not set(groups[parts["val"]]) & set(groups[parts["train"]])
+    assert abs(parts["val"].size - 0.2 * train.size) <= largest
+    assert parts["train"].size + parts["val"].size == train.size
 
 
 def test_more_folds_than_the_smallest_class_names_it():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from bcbench.metrics import selection_score
+from bcbench.metrics import TestMetrics, evaluate_external, selection_score
 from bcbench.metrics.classification import present_class_metrics
 
 
@@ -28,6 +28,17 @@ def test_external_metrics_cover_the_classes_present_only():
     expected_auroc = np.mean([roc_auc_score(targets == c, probs[:, c]) for c in (0, 2)])
     assert metrics["auroc_macro"] == pytest.approx(expected_auroc)
     assert metrics["confusion_matrix"][0] == [2, 1, 0]  # the absent class is still a column
+
+
+def test_evaluate_external_is_the_test_block_of_the_classes_present():
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.3, 0.1, 0.6], [0.5, 0.1, 0.4]])
+    targets = np.array([0, 0, 2, 2, 2])
+    block = evaluate_external(probs, targets, ["benign", "malignant", "normal"])
+    preds = probs.argmax(1)
+    assert isinstance(block, TestMetrics) and block.classes_present == ["benign", "normal"]
+    assert block.accuracy == pytest.approx(3 / 5)
+    assert block.f1_macro == pytest.approx(f1_score(targets, preds, labels=[0, 2], average="macro"))
+    assert block.per_class["normal"].recall == pytest.approx(2 / 3) and "malignant" not in block.per_class
 
 
 def test_selection_scores_have_the_right_direction_and_values():

@@ -24,7 +24,7 @@ from bcbench.sweep import plan_runs, run_sweep
 from bcbench.sweep.identity import HOST_ENV, host_key, new_worker_id, process_gone, process_state
 from bcbench.sweep.progress import RichObserver, SilentObserver
 from bcbench.sweep.queue import Claim, ClaimBoard, check_claims_folder
-from bcbench.sweep.worker import Heartbeat, QueueWorker
+from bcbench.sweep.worker import Heartbeat, LostGuard, QueueWorker, RunLost
 from tests.helpers import assert_one_line_error, quiet_console, tiny_config
 
 LEASE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=1.0, poll_seconds=0.01)
@@ -261,6 +261,27 @@ def test_the_heartbeat_renews_held_claims_and_notices_a_takeover(tmp_path, monke
     assert board(tmp_path, "taker", wall=wall).try_claim("run-1")
     heartbeat.beat()
     assert heartbeat.lost == {"run-1"}
+
+
+def test_release_all_gives_back_every_held_claim(tmp_path):
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1") and holder.try_claim("run-2")
+    assert sorted(holder.release_all()) == ["run-1", "run-2"] and holder.held() == []
+    assert not list((tmp_path / "claims").glob("*.claim"))
+    assert holder.release_all() == []
+
+
+def test_the_lost_guard_stops_a_run_whose_claim_was_taken_over_and_passes_the_rest_on(tmp_path):
+    seen: list = []
+    inner = SimpleNamespace(epoch_finished=lambda planned, entry: seen.append(entry), label="inner")
+    heartbeat = Heartbeat(board(tmp_path), interval=1.0)
+    guard = LostGuard(inner, heartbeat, "run-1")
+    guard.epoch_finished(None, {"epoch": 1})
+    assert seen == [{"epoch": 1}] and guard.label == "inner"  # other calls go to the observer
+    heartbeat.lost.add("run-1")
+    with pytest.raises(RunLost, match="run run-1 was taken over by another worker"):
+        guard.epoch_finished(None, {"epoch": 2})
+    assert seen == [{"epoch": 1}]
 
 
 def test_a_claim_removed_under_its_holder_is_created_again(tmp_path):
