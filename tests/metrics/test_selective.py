@@ -132,3 +132,18 @@ def test_misaligned_rows_name_the_member_the_row_and_what_to_do():
     with pytest.raises(BcbenchError) as caught:
         ensemble_probabilities([np.full((2, 2), 0.5)] * 2, [["a", "b"], ["a", "b", "c"]])
     assert str(caught.value) == "ensemble member 1 names 3 rows for 2 probabilities"
+
+
+def test_optimal_aurc_by_hand_with_three_of_four_correct():
+    probs, labels = two_class([0.6, 0.7, 0.8, 0.9], [False, True, True, True])
+    # the best order keeps the three correct first: risks 0, 0, 0, 1/4
+    assert optimal_aurc(probs, labels) == pytest.approx(1 / 16)
+    assert aurc(probs, labels) == pytest.approx(1 / 16)  # this model's order is the best one
+
+
+def test_members_with_zeros_ones_or_no_rows_average_and_negative_entries_are_refused():
+    hard = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert np.array_equal(ensemble_probabilities([hard, hard]), hard)
+    assert ensemble_probabilities([np.empty((0, 2)), np.empty((0, 2))]).shape == (0, 2)
+    with pytest.raises(BcbenchError, match="member 1 has rows that are not probabilities"):
+        ensemble_probabilities([hard, np.array([[1.5, -0.5], [0.5, 0.5]])])  # rows sum to 1
