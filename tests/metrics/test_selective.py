@@ -147,3 +147,34 @@ def test_members_with_zeros_ones_or_no_rows_average_and_negative_entries_are_ref
     assert ensemble_probabilities([np.empty((0, 2)), np.empty((0, 2))]).shape == (0, 2)
     with pytest.raises(BcbenchError, match="member 1 has rows that are not probabilities"):
         ensemble_probabilities([hard, np.array([[1.5, -0.5], [0.5, 0.5]])])  # rows sum to 1
+
+
+@pytest.mark.parametrize(
+    ("probs", "labels", "shapes"),
+    [
+        (np.full(3, 0.5), [0, 1, 0], "(3,) and (3,)"),
+        (np.full((3, 2), 0.5), [0, 1], "(3, 2) and (2,)"),
+        (np.empty((0, 2)), [], "(0, 2) and (0,)"),
+    ],
+)
+def test_malformed_predictions_are_one_clear_error(probs, labels, shapes):
+    with pytest.raises(BcbenchError) as caught:
+        aurc(probs, labels)
+    assert str(caught.value) == f"selective prediction needs probabilities [N, C] and N labels, got {shapes}"
+
+
+def test_a_single_case_has_its_own_risk():
+    assert aurc(*two_class([0.9], [False])) == 1.0 and aurc(*two_class([0.9], [True])) == 0.0
+
+
+def test_one_member_ensembles_and_the_exact_messages_of_malformed_members():
+    member = np.array([[0.25, 0.75]])
+    assert np.array_equal(ensemble_probabilities([member], row_ids=[["a"]]), member)
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([])
+    assert str(caught.value) == "an ensemble needs at least one member's probabilities"
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([member, np.array([[np.nan, 1.0]])])
+    assert str(caught.value) == (
+        "ensemble member 1 has rows that are not probabilities (negative, not finite or not summing to 1)"
+    )
