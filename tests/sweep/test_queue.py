@@ -326,6 +326,14 @@ def test_shards_and_a_legacy_runs_jsonl_merge_with_torn_last_lines_and_consolida
     assert legacy.read_bytes() == before
 
 
+def test_consolidating_shards_alone_writes_runs_jsonl_oldest_first(tmp_path):
+    append_record(shard_path(tmp_path, "w1"), record("b", finished="2025-01-01T00:00:02+00:00"))
+    append_record(shard_path(tmp_path, "w2"), record("a", finished="2025-01-01T00:00:01+00:00"))
+    legacy = consolidate(tmp_path)
+    assert legacy == tmp_path / "runs.jsonl"
+    assert [json.loads(line)["run_id"] for line in legacy.read_text().splitlines()] == ["a", "b"]
+
+
 def fake_sweep(
     directory: Path, worker: str, ran: list[str], seconds: float = 0.0, **queue
 ) -> SimpleNamespace:
