@@ -43,6 +43,8 @@ def counts_per_split(counts: list[int], test: float, val: float) -> dict[str, li
         ([110, 90, 2, 2], 0.024, 0.0, {"test": [2, 1, 1, 1], "val": [0] * 4, "train": [108, 89, 1, 1]}),
         # 2 test = every image the reserve allows; val 1 of [2, 2]: a tie, the first class
         ([3, 3], 0.3, 0.25, {"test": [1, 1], "val": [1, 0], "train": [1, 2]}),
+        # 1 test of [3, 3]: a tie, the first class; then val 1 of what is left, [2, 3]: quotas 0.4 / 0.6
+        ([3, 3], 0.1, 0.05, {"test": [1, 0], "val": [0, 1], "train": [2, 2]}),
         # an absent class in the middle; val 4 of [9, 0, 7]: quotas 2.25 / 1.75 -> 2 / 2
         ([11, 0, 9], 0.2, 0.2, {"test": [2, 0, 2], "val": [2, 0, 2], "train": [7, 0, 5]}),
     ],
@@ -58,6 +60,41 @@ def test_a_test_set_that_would_leave_a_class_out_of_train_or_val_is_refused():
         "cannot put 3 of 6 images in the test split and keep every class in the other splits; lower "
         "data.test_fraction or data.val_fraction"
     )
+
+
+def test_val_that_would_leave_a_class_out_of_train_is_refused_naming_the_val_split():
+    with pytest.raises(DataError) as caught:
+        counts_per_split([3, 3], 0.0, 0.7)  # ceil(4.2) = 5 val images, but train needs one of each
+    assert str(caught.value) == (
+        "cannot put 5 of 6 images in the val split and keep every class in the other splits; lower "
+        "data.test_fraction or data.val_fraction"
+    )
+
+
+def test_a_class_too_small_for_every_split_is_named_with_the_splits_it_needs():
+    with pytest.raises(DataError) as caught:
+        stratified_split([0] * 10 + [1] * 2, 0.2, 0.2, seed=0, class_names=["benign", "normal"])
+    assert str(caught.value) == (
+        "class 'normal' has only 2 image(s) but the split needs at least 3 (one each in train, val, test); "
+        "add images of that class or remove it"
+    )
+
+
+@pytest.mark.parametrize("fraction", [1.0, 1.5, -0.1])
+def test_a_fraction_outside_zero_to_one_is_refused(fraction):
+    with pytest.raises(DataError) as caught:
+        stratified_split([0, 1] * 10, fraction, 0.1, seed=0)
+    assert str(caught.value) == f"split fraction must be in [0, 1), got {fraction!r}"
+
+
+def test_negative_labels_and_no_labels():
+    with pytest.raises(DataError) as caught:
+        stratified_split([0, 1, -2], 0.2, 0.2, seed=0)
+    assert str(caught.value) == "labels must be non-negative class indices, got -2"
+    empty = stratified_split([], 0.2, 0.2, seed=0)
+    assert {name: (indices.size, indices.dtype) for name, indices in empty.items()} == {
+        name: (0, np.dtype(np.int64)) for name in ("train", "val", "test")
+    }
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
