@@ -23,7 +23,7 @@ from bcbench.record.store import append_record, consolidate, read_sweep, shard_p
 from bcbench.sweep import plan_runs, run_sweep
 from bcbench.sweep.identity import HOST_ENV, host_key, new_worker_id, process_gone, process_state
 from bcbench.sweep.progress import RichObserver, SilentObserver
-from bcbench.sweep.queue import Claim, ClaimBoard, check_claims_folder
+from bcbench.sweep.queue import Claim, ClaimBoard, Judgement, check_claims_folder
 from bcbench.sweep.worker import Heartbeat, LostGuard, QueueWorker, RunLost
 from tests.helpers import assert_one_line_error, quiet_console, tiny_config
 
@@ -282,6 +282,94 @@ def test_the_lost_guard_stops_a_run_whose_claim_was_taken_over_and_passes_the_re
     with pytest.raises(RunLost, match="run run-1 was taken over by another worker"):
         guard.epoch_finished(None, {"epoch": 2})
     assert seen == [{"epoch": 1}]
+
+
+def test_a_run_nobody_claimed_is_free_and_refreshing_a_released_run_loses_nothing(tmp_path):
+    assert board(tmp_path, "reader").judge("run-1") == Judgement("free")
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1")
+    holder.release("run-1")
+    assert holder.refresh("run-1") is True
+
+
+def dead_pid() -> int:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(ended.stdout)
+
+
+def abandoned_marker(directory: Path, monkeypatch, run_id: str, taker: Claim) -> Path:
+    """A stale claim of ``run_id`` (node-b, silent for an hour) and a takeover marker its taker left."""
+    claim = elsewhere(directory, monkeypatch, run_id, heartbeat=time.time() - 3600)
+    marker = directory / "claims" / f"{run_id}.claim.takeover-{claim.nonce}"
+    marker.write_bytes(taker.encode())
+    return marker
+
+
+def test_a_takeover_marker_of_a_taker_gone_from_this_host_is_removed_at_once(tmp_path, monkeypatch):
+    import os
+
+    me, (_, started) = os.getpid(), process_state(os.getpid())
+    for run_id, taker in (
+        ("run-1", Claim("m", "w", "here", host_key(), dead_pid(), None, 0.0, 0.0, "t1")),
+        ("run-2", Claim("m", "w", "here", host_key(), me, str(int(started) + 1), 0.0, 0.0, "t2")),  # reused
+    ):
+        marker, notes = abandoned_marker(tmp_path, monkeypatch, run_id, taker), []
+        taker_board = board(tmp_path, "taker", notes=notes)
+        assert not taker_board.try_claim(run_id)  # someone was taking it over
+        assert notes == [f"removed abandoned takeover marker {marker}"] and not marker.exists()
+        assert taker_board.try_claim(run_id)
+
+
+def test_a_takeover_marker_of_another_machine_is_removed_once_unchanged_for_a_lease(tmp_path, monkeypatch):
+    """Its taker's pid means nothing here (dead here, maybe alive on node-b): only the lease, measured on
+    this reader's clock for each marker on its own, frees the claims."""
+    markers = {
+        run_id: abandoned_marker(
+            tmp_path,
+            monkeypatch,
+            run_id,
+            Claim("m", "w", "node-b", "node-b", dead_pid(), None, 0.0, 0.0, nonce),
+        )
+        for run_id, nonce in (("run-1", "t1"), ("run-2", "t2"))
+    }
+    monotonic, notes = Clock(), []
+    taker = board(tmp_path, "taker", monotonic=monotonic, notes=notes)
+    for step in (LEASE.lease_seconds - 0.5, 0.5, 0.0):  # first look, half a second short, exactly a lease
+        assert not notes and markers["run-1"].exists() and markers["run-2"].exists()
+        assert not taker.try_claim("run-1") and not taker.try_claim("run-2")
+        monotonic.now += step
+    assert notes == [f"removed abandoned takeover marker {markers[run]}" for run in ("run-1", "run-2")]
+    assert taker.try_claim("run-1") and taker.try_claim("run-2")
+
+
+def test_checking_the_claims_folder_creates_missing_parents_and_may_run_twice(tmp_path):
+    sweep = tmp_path / "results" / "new-sweep"
+    check_claims_folder(sweep)
+    check_claims_folder(sweep)
+    assert (sweep / "claims").is_dir() and not list((sweep / "claims").iterdir())
+
+
+def test_a_heartbeat_that_cannot_refresh_one_claim_still_refreshes_the_others(tmp_path):
+    wall, notes = Clock(), []
+    holder = board(tmp_path, "holder", wall=wall)
+    assert holder.try_claim("run-1") and holder.try_claim("run-2") and holder.try_claim("run-3")
+    real_refresh = holder.refresh
+
+    def flaky(run_id: str) -> bool:
+        if run_id == "run-1":
+            raise OSError("stale NFS handle")
+        return run_id != "run-2" and real_refresh(run_id)  # run-2: taken over
+
+    holder.refresh = flaky
+    wall.now += 2
+    Heartbeat(holder, interval=1.0, warn=notes.append).beat()
+    assert notes == [
+        f"could not refresh claim {holder.path('run-1')} (stale NFS handle); retrying",
+        "claim run-2.claim was taken over by another worker",
+    ]
+    assert Claim.decode(holder.path("run-3").read_bytes()).heartbeat == wall.now
 
 
 def test_a_claim_removed_under_its_holder_is_created_again(tmp_path):
