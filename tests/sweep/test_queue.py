@@ -3,8 +3,10 @@ takeovers raced by threads and processes, garbage and clocks from the future, un
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ import pytest
 from rich.console import Console
 
 import bcbench.sweep.execute
+import bcbench.sweep.queue
 from bcbench.config import QueueConfig, load_config
 from bcbench.errors import BcbenchError, ConfigError
 from bcbench.record import RunRecord
@@ -206,8 +209,30 @@ def test_garbage_in_a_claim_holds_the_run_for_a_lease_with_one_clear_note(tmp_pa
     assert len(notes) == 1 and str(path) in notes[0] and "not a bcbench claim" in notes[0]
     monotonic.now += 1
     assert reader.try_claim("run-1")
-    assert Claim.decode(path.read_bytes()) is not None
+    assert Claim.decode(path.read_bytes()).run_id == "run-1"
     assert "took over run-1.claim from an unreadable claim" in notes[-1]
+
+
+def test_each_unreadable_claim_is_judged_by_its_own_file_and_is_stale_after_exactly_a_lease(tmp_path):
+    """Two garbage claims judged in turn: each is live (no claim, its bytes), noted once, and stale once its
+    own content has stayed unchanged for exactly a lease."""
+    (tmp_path / "claims").mkdir()
+    contents = {"run-1": b"", "run-2": b"\x00garbage\xff"}
+    for run_id, raw in contents.items():
+        (tmp_path / "claims" / f"{run_id}.claim").write_bytes(raw)
+    monotonic, notes = Clock(), []
+    reader = board(tmp_path, monotonic=monotonic, notes=notes)
+    for run_id, raw in contents.items():
+        assert reader.judge(run_id) == Judgement("live", None, raw)
+    assert [note.split(" is empty")[0] for note in notes] == [
+        f"claim file {reader.path(run_id)}" for run_id in contents
+    ]
+    monotonic.now += LEASE.lease_seconds
+    for run_id, raw in contents.items():
+        assert reader.judge(run_id) == Judgement(
+            "stale", None, raw, "it is not a readable claim and stayed so 5 s"
+        )
+    assert len(notes) == 2
 
 
 def test_a_heartbeat_from_the_future_cannot_keep_a_dead_claim_alive(tmp_path, monkeypatch):
@@ -263,6 +288,27 @@ def test_the_heartbeat_renews_held_claims_and_notices_a_takeover(tmp_path, monke
     assert heartbeat.lost == {"run-1"}
 
 
+def test_the_heartbeat_thread_beats_every_interval_and_stops_on_exit(tmp_path):
+    """Inside ``with``, the background thread refreshes held claims every interval (here 10 ms); on exit
+    it stops and is waited for, at most max(5 s, interval)."""
+    wall = Clock()
+    holder = board(tmp_path, "holder", wall=wall)
+    assert holder.try_claim("run-1")
+    wall.now += 3
+    with Heartbeat(holder, interval=0.01) as heartbeat:
+        deadline = time.monotonic() + 5
+        while Claim.decode(holder.path("run-1").read_bytes()).heartbeat != wall.now:
+            assert time.monotonic() < deadline, "the heartbeat thread never refreshed the claim"
+            time.sleep(0.01)
+    assert not heartbeat._thread.is_alive()
+    waits: list[float | None] = []
+    for interval, bound in ((1.0, 5.0), (7.0, 7.0)):
+        quiet = Heartbeat(holder, interval=interval)
+        quiet._thread = SimpleNamespace(join=lambda timeout=None: waits.append(timeout))
+        quiet.__exit__(None, None, None)
+        assert waits[-1] == bound
+
+
 def test_release_all_gives_back_every_held_claim(tmp_path):
     holder = board(tmp_path, "holder")
     assert holder.try_claim("run-1") and holder.try_claim("run-2")
@@ -299,12 +345,114 @@ def dead_pid() -> int:
     return int(ended.stdout)
 
 
+def test_every_judgement_carries_the_claim_its_bytes_and_an_exact_reason(tmp_path):
+    """Live, stale by age, by an unchanged heartbeat and by a dead process of this host, each with its claim
+    and bytes. Boundaries: a heartbeat exactly a lease old is live, one unchanged for exactly a lease is
+    stale, one exactly heartbeat_seconds ahead draws no note; each host ahead is noted once."""
+    wall, monotonic, notes = Clock(), Clock(), []
+    (tmp_path / "claims").mkdir()
+
+    def write(run_id: str, host: str, key: str, pid: int, heartbeat: float) -> tuple[Claim, bytes]:
+        claim = Claim(run_id, "w", host, key, pid, None, heartbeat, heartbeat, f"n-{run_id}")
+        (tmp_path / "claims" / f"{run_id}.claim").write_bytes(claim.encode())
+        return claim, claim.encode()
+
+    dead = write("run-0", "here", host_key(), dead_pid(), wall.now)
+    aged = write("run-1", "node-b", "node-b", 1, wall.now)
+    ahead = write("run-2", "node-c", "node-c", 1, wall.now + 3600)
+    further = write("run-3", "node-d", "node-d", 1, wall.now + 7200)
+    edge = write("run-4", "node-e", "node-e", 1, wall.now + LEASE.heartbeat_seconds)
+    reader = board(tmp_path, "here", wall=wall, monotonic=monotonic, notes=notes)
+    assert reader.judge("run-0") == Judgement("stale", *dead, f"its process {dead[0].pid} on here has ended")
+    for claim, raw in (aged, ahead, further, edge):
+        assert reader.judge(claim.run_id) == Judgement("live", claim, raw)
+    assert notes == [
+        f"claim file {reader.path(run_id)} has a heartbeat {seconds} s in the future: the clock of {host} "
+        "runs ahead of this host's; its claims are judged by whether their heartbeat still changes"
+        for run_id, seconds, host in (("run-2", 3600, "node-c"), ("run-3", 7200, "node-d"))
+    ]
+    wall.now += LEASE.lease_seconds
+    assert reader.judge("run-1") == Judgement("live", *aged)
+    wall.now += 1
+    assert reader.judge("run-1") == Judgement("stale", *aged, "its heartbeat is 6 s old")
+    monotonic.now += LEASE.lease_seconds
+    assert reader.judge("run-2") == Judgement("stale", *ahead, "its heartbeat has not changed for 5 s")
+    assert len(notes) == 2
+
+
+def test_a_claim_released_between_the_create_and_the_read_is_not_taken(tmp_path, monkeypatch):
+    """The create fails because the claim exists, then its holder releases it before it is read: nothing
+    is held (the next pass may claim it)."""
+    reader = board(tmp_path)
+
+    def exists_then_released(path: Path, content: bytes) -> None:
+        raise FileExistsError(path)
+
+    monkeypatch.setattr(reader, "_create", exists_then_released)
+    assert not reader.try_claim("run-1") and not reader.holds("run-1")
+
+
+def test_a_takeover_survives_its_marker_being_removed_meanwhile(tmp_path, monkeypatch):
+    """Another worker may remove this taker's marker (abandoned after a lease) while it replaces the claim:
+    the takeover still completes."""
+    (tmp_path / "claims").mkdir()
+    dead = Claim("run-1", "w", "here", host_key(), dead_pid(), None, time.time(), time.time(), "n1")
+    (tmp_path / "claims" / "run-1.claim").write_bytes(dead.encode())
+    taker = board(tmp_path, "taker")
+    replace = taker._replace
+
+    def replace_after_the_marker_went(path: Path, claim: Claim) -> None:
+        for marker in path.parent.glob("*.takeover-*"):
+            marker.unlink()
+        replace(path, claim)
+
+    monkeypatch.setattr(taker, "_replace", replace_after_the_marker_went)
+    assert taker.try_claim("run-1") and taker.holds("run-1")
+    assert Claim.decode(taker.path("run-1").read_bytes()).worker == "taker"
+
+
+def test_the_takeover_marker_of_an_unreadable_claim_is_named_by_its_content(tmp_path):
+    """Workers agree on one marker per stale claim: an unreadable one's is "x" and the first 16 hex digits
+    of the SHA-256 of its bytes, so a live taker's marker of that name keeps others off."""
+    (tmp_path / "claims").mkdir()
+    raw = b"\x00garbage\xff"
+    (tmp_path / "claims" / "run-1.claim").write_bytes(raw)
+    me, (_, started) = os.getpid(), process_state(os.getpid())
+    marker = tmp_path / "claims" / f"run-1.claim.takeover-x{hashlib.sha256(raw).hexdigest()[:16]}"
+    marker.write_bytes(Claim("m", "w", "here", host_key(), me, started, 0.0, 0.0, "t").encode())
+    monotonic = Clock()
+    reader = board(tmp_path, monotonic=monotonic)
+    assert not reader.try_claim("run-1")
+    monotonic.now += LEASE.lease_seconds  # the claim is stale; its marker is new to this reader
+    assert reader.judge("run-1").state == "stale"
+    assert not reader.try_claim("run-1") and marker.exists()
+
+
 def abandoned_marker(directory: Path, monkeypatch, run_id: str, taker: Claim) -> Path:
     """A stale claim of ``run_id`` (node-b, silent for an hour) and a takeover marker its taker left."""
     claim = elsewhere(directory, monkeypatch, run_id, heartbeat=time.time() - 3600)
     marker = directory / "claims" / f"{run_id}.claim.takeover-{claim.nonce}"
     marker.write_bytes(taker.encode())
     return marker
+
+
+def test_an_abandoned_marker_removed_by_another_worker_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """Two workers may judge the same marker abandoned; the one that finds it gone when it removes it goes
+    on (no error) and claims the run on its next pass."""
+    taker = Claim("m", "w", "here", host_key(), dead_pid(), None, 0.0, 0.0, "t1")
+    marker = abandoned_marker(tmp_path, monkeypatch, "run-1", taker)
+    read = bcbench.sweep.queue._read
+
+    def read_then_another_removes_it(path: Path) -> bytes | None:
+        raw = read(path)
+        if ".takeover-" in path.name:
+            path.unlink(missing_ok=True)
+        return raw
+
+    monkeypatch.setattr(bcbench.sweep.queue, "_read", read_then_another_removes_it)
+    second = board(tmp_path, "second")
+    assert not second.try_claim("run-1") and not marker.exists()
+    assert second.try_claim("run-1")
 
 
 def test_a_takeover_marker_of_a_taker_gone_from_this_host_is_removed_at_once(tmp_path, monkeypatch):
