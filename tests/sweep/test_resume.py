@@ -5,6 +5,7 @@ failed again by another worker after this one started (done for this worker)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,31 @@ def test_pending_of_an_empty_folder_is_the_whole_plan_and_of_a_finished_one_noth
     for minute, item in enumerate(planned_runs()):
         seed(tmp_path, "w", item.run_id, "ok", minute)
     assert executor.pending(planned_runs()) == []
+
+
+def test_each_executor_keeps_its_records_in_its_own_shard_and_under_ddp_only_the_main_process(tmp_path):
+    """keep() stamps the worker and appends to runs/<worker>.jsonl; without a worker id an executor gets a
+    new one (two never share a shard); the default strategy (grid: every process a worker of its own)
+    writes from any process, ddp only from the main one."""
+    config = load_config(None, [])
+
+    def kept(worker_id: str | None, main: bool, **strategy: str) -> RunExecutor:
+        accelerator = SimpleNamespace(is_main_process=main)
+        executor = RunExecutor(config, accelerator, tmp_path, worker_id=worker_id, **strategy)
+        executor.keep(RunRecord(run_id=f"run-{worker_id}-{main}", status="ok"))
+        return executor
+
+    kept("grid-side", main=False)
+    kept("ddp-side", main=False, strategy="ddp")
+    kept("ddp-main", main=True, strategy="ddp")
+    fresh, other = kept(None, main=True), kept(None, main=True)
+    assert fresh.worker_id != other.worker_id and fresh.runs_path == shard_path(tmp_path, fresh.worker_id)
+    shards = {path.stem: path for path in (tmp_path / "runs").glob("*.jsonl")}
+    assert sorted(shards) == sorted(["grid-side", "ddp-main", fresh.worker_id, other.worker_id])
+    for worker, path in shards.items():
+        (line,) = path.read_text().splitlines()
+        stored = RunRecord.from_json(json.loads(line))
+        assert stored.worker == worker and stored.status == "ok"
 
 
 class ScriptedExecutor:
