@@ -570,6 +570,16 @@ def test_consolidating_shards_alone_writes_runs_jsonl_oldest_first(tmp_path):
     assert [json.loads(line)["run_id"] for line in legacy.read_text().splitlines()] == ["a", "b"]
 
 
+def test_a_line_in_two_shards_is_consolidated_once_and_a_record_without_finish_time_first(tmp_path):
+    """The same record line twice (a shard copied by hand, say) is one line of runs.jsonl; a record
+    without a finish time sorts as the oldest."""
+    for shard in ("w1", "w2"):
+        append_record(shard_path(tmp_path, shard), record("a"))
+    append_record(shard_path(tmp_path, "w3"), record("unfinished", finished=None))
+    lines = consolidate(tmp_path).read_text().splitlines()
+    assert [json.loads(line)["run_id"] for line in lines] == ["unfinished", "a"]
+
+
 def fake_sweep(
     directory: Path, worker: str, ran: list[str], seconds: float = 0.0, **queue
 ) -> SimpleNamespace:

@@ -1,7 +1,8 @@
 """Which runs a rerun takes up, from records seeded in shards: ``RunExecutor.pending`` (the resume rule of
 the ``ddp`` strategy) and the queue worker's retry-once rule. Every expectation is listed by hand per run:
 ok (done), failed (retried), failed after ok (retried: the newest record decides), no record (run), and
-failed again by another worker after this one started (done for this worker)."""
+failed again by another worker after this one started (done for this worker). Also how the executor keeps
+records: its own shard, failed runs recorded and the sweep going on."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from bcbench.config import QueueConfig, load_config
-from bcbench.record import RunRecord, append_record, shard_path
+from bcbench.record import RunRecord, append_record, read_sweep, shard_path
 from bcbench.sweep import plan_runs
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.progress import SilentObserver
@@ -100,6 +101,44 @@ def test_each_executor_keeps_its_records_in_its_own_shard_and_under_ddp_only_the
         (line,) = path.read_text().splitlines()
         stored = RunRecord.from_json(json.loads(line))
         assert stored.worker == worker and stored.status == "ok"
+
+
+def test_runs_that_fail_become_failed_records_with_one_line_errors_and_the_sweep_goes_on(tmp_path):
+    """run() over two runs whose data root does not exist: each becomes a failed record (the one-line
+    error, the sweep's name, strategy and device) kept in the worker's shard, announced to the observer in
+    order; with no observer the executor runs silently."""
+    missing = tmp_path / "nowhere"
+    config = load_config(None, [f"data.root={missing}", "models=[simple_cnn]", "seeds=[0,1]"])
+    planned = plan_runs(config)
+    accelerator = SimpleNamespace(is_main_process=True, device="cpu", num_processes=1, process_index=0)
+    calls: list[tuple] = []
+    observer = SimpleNamespace(
+        data_loading=None,
+        sweep_started=lambda *counts: calls.append(("sweep", *counts)),
+        run_started=lambda item, position, todo: calls.append(("start", item.run_id, position, todo)),
+        run_finished=lambda item, record: calls.append(("end", item.run_id, record.status)),
+    )
+    error = f"DataError: data root {missing} does not exist or is not a folder; set data.root to your images"
+    for name, watcher in (("quiet", None), ("watched", observer)):
+        executor = RunExecutor(config, accelerator, tmp_path / name, observer=watcher, worker_id="w")
+        written = executor.run(planned, total=5, done=3)
+        assert [(r.run_id, r.status, r.error) for r in written] == [
+            (p.run_id, "failed", error) for p in planned
+        ]
+        for record in written:
+            assert (record.sweep, record.strategy, record.env.device) == (config.name, "grid", "cpu")
+        stored = read_sweep(tmp_path / name).records
+        assert [(r.run_id, r.status, r.worker) for r in stored] == [
+            (r.run_id, "failed", "w") for r in written
+        ]
+    first, second = (p.run_id for p in planned)
+    assert calls == [
+        ("sweep", 5, 3, 2),
+        ("start", first, 0, 2),
+        ("end", first, "failed"),
+        ("start", second, 1, 2),
+        ("end", second, "failed"),
+    ]
 
 
 class ScriptedExecutor:
