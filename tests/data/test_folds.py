@@ -137,6 +137,8 @@ def test_a_given_split_without_val_gets_val_carved_from_its_train_images():
     assert np.bincount(labels[parts["val"]], minlength=3).tolist() == [5, 3, 2]  # 32:20:12 of 10
     assert np.array_equal(parts["train"], np.sort(parts["train"]))
     assert np.array_equal(parts["val"], np.sort(parts["val"]))
+    again = carve_missing_validation(given, labels, None, 0.15, seed=0, classes=CLASSES)
+    assert np.array_equal(again["val"], parts["val"])  # the seed decides
     assert carve_missing_validation(given, labels, None, 0.0, seed=0, classes=CLASSES) is given
     with_val = {**given, "val": np.array([0, 1])}
     assert carve_missing_validation(with_val, labels, None, 0.15, seed=0, classes=CLASSES) is with_val
