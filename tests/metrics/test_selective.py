@@ -47,7 +47,7 @@ def test_ties_count_their_expected_errors_whatever_the_row_order():
 def test_a_tie_at_the_top_shares_its_errors_from_the_first_image_kept():
     """The two most confident images are tied and one is wrong: keeping one of them has an expected risk
     of 1/2; keeping both 1/2; then 1/3 with the third (correct) image."""
-    probs, labels = two_class([0.9, 0.9, 0.5], [False, True, True])
+    probs, labels = two_class([0.9, 0.9, 0.6], [False, True, True])
     curve = risk_coverage(probs, labels)
     assert curve.risk.tolist() == pytest.approx([0.5, 0.5, 1 / 3])
     assert curve.coverage.tolist() == pytest.approx([1 / 3, 2 / 3, 1])
