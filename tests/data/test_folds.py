@@ -196,7 +196,7 @@ def test_a_grouped_split_needs_test_and_val_fractions():
 
 
 def test_fewer_groups_than_the_split_needs_says_so():
-    """1 / 0.2 = 5 group folds for the test set (or for val, carved from a given train set) out of 4 patients."""
+    """1 / 0.2 = 5 group folds for the test set (or for val, carved from a given train set) of 4 patients."""
     labels, groups = np.array([0, 0, 1, 1, 2, 2, 0, 1]), np.repeat(["a", "b", "c", "d"], 2)
     with pytest.raises(DataError) as error:
         grouped_holdout(labels, groups, 0.2, 0.2, seed=0, classes=CLASSES)
