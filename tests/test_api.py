@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import subprocess
 import sys
 
 import pytest
 
 import bcbench
+from tests.helpers import REPO
+
+HOMES = {  # the module that defines each public name
+    "load_config": "bcbench.config.load",
+    "build_data": "bcbench.data.build",
+    "build_model": "bcbench.models.build",
+    "measure_cost": "bcbench.cost.measure",
+    "run_sweep": "bcbench.sweep.runner",
+    "write_report": "bcbench.report.write",
+    "load_sweep": "bcbench.analysis.load",
+    "analyse": "bcbench.analysis.sweep",
+    "RunRecord": "bcbench.record.schema",
+    "SweepResult": "bcbench.sweep.runner",
+}
 
 
-@pytest.mark.parametrize("name", [name for name in bcbench.__all__ if name != "__version__"])
-def test_every_public_name_resolves(name):
-    assert callable(getattr(bcbench, name))
+def test_the_public_names_are_exactly_the_documented_ones():
+    assert sorted(bcbench.__all__) == sorted([*HOMES, "__version__"])
+    version = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    assert bcbench.__version__ == version.group(1)
+
+
+@pytest.mark.parametrize("name", sorted(HOMES))
+def test_every_public_name_is_the_object_defined_in_its_module(name):
+    assert getattr(bcbench, name) is getattr(importlib.import_module(HOMES[name]), name)
 
 
 def test_unknown_names_are_attribute_errors():

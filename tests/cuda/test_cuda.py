@@ -36,8 +36,12 @@ def test_a_bf16_sweep_trains_on_the_gpu_and_records_it(synthetic_root, tmp_path)
         )
         assert record.env.mixed_precision == "bf16" and record.cost.precision == "bf16"
         assert all(math.isfinite(entry["train_loss"]) for entry in record.history)
-        assert record.cost.memory["kind"] == "cuda_allocated" and record.cost.peak_memory_mb > 0
-        assert record.cost.latency_ms["p50"] > 0
+        assert record.cost.memory["kind"] == "cuda_allocated"
+        assert record.cost.peak_memory_mb == record.cost.memory["peak_mb"] > 0
+        latency = record.cost.latency_ms
+        assert latency["iterations"] == 5  # cost.iterations
+        assert 0 < latency["min"] <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+        assert latency["min"] <= latency["mean"] <= latency["max"]
 
 
 def test_cost_on_the_gpu_uses_events_and_allocator_peaks():

@@ -76,6 +76,15 @@ def test_stratified_split_names_class_with_too_few_images() -> None:
     assert_one_line_error(error, "'normal'", "only 2 image")
 
 
+def test_a_class_without_a_name_is_named_by_its_index() -> None:
+    with pytest.raises(DataError) as error:
+        stratified_split([0] * 10 + [1], 0.2, 0.2, seed=0, class_names=["benign"])
+    assert_one_line_error(error, "class with index 1 has only 1 image(s) but the split needs at least 3")
+    with pytest.raises(DataError) as error:
+        stratified_split([0] * 10 + [2], 0.2, 0.2, seed=0, class_names=["benign", "malignant"])
+    assert_one_line_error(error, "class with index 2 has only 1 image(s)")
+
+
 def test_stratified_split_allows_two_images_without_val() -> None:
     labels = np.array([0] * 20 + [1] * 2)
     splits = stratified_split(labels, 0.2, 0.0, seed=0)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from bcbench.metrics import selection_score
+from bcbench.metrics import TestMetrics, evaluate_external, selection_score
 from bcbench.metrics.classification import present_class_metrics
 
 
@@ -30,6 +30,28 @@ def test_external_metrics_cover_the_classes_present_only():
     assert metrics["confusion_matrix"][0] == [2, 1, 0]  # the absent class is still a column
 
 
+def test_evaluate_external_is_the_test_block_of_the_classes_present():
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.3, 0.1, 0.6], [0.5, 0.1, 0.4]])
+    targets = np.array([0, 0, 2, 2, 2])
+    block = evaluate_external(probs, targets, ["benign", "malignant", "normal"])
+    preds = probs.argmax(1)
+    assert isinstance(block, TestMetrics) and block.classes_present == ["benign", "normal"]
+    assert block.accuracy == pytest.approx(3 / 5)
+    assert block.f1_macro == pytest.approx(f1_score(targets, preds, labels=[0, 2], average="macro"))
+    assert block.per_class["normal"].recall == pytest.approx(2 / 3) and "malignant" not in block.per_class
+
+
+def test_a_class_of_one_image_is_present_and_one_class_alone_has_no_auroc():
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    metrics = present_class_metrics(probs, np.array([0, 0, 1]), ["benign", "malignant", "normal"])
+    assert metrics["classes_present"] == ["benign", "malignant"]
+    targets = np.array([0, 0, 1])
+    expected = np.mean([roc_auc_score(targets == c, probs[:, c]) for c in (0, 1)])  # 1 and 1/4
+    assert metrics["auroc_macro"] == pytest.approx(expected)
+    alone = present_class_metrics(probs, np.array([2, 2, 2]), ["benign", "malignant", "normal"])
+    assert alone["classes_present"] == ["normal"] and alone["auroc_macro"] is None
+
+
 def test_selection_scores_have_the_right_direction_and_values():
     probs = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.8, 0.2]])
     labels = torch.tensor([0, 0, 1, 1])
@@ -40,6 +62,17 @@ def test_selection_scores_have_the_right_direction_and_values():
         f1_score(labels, [0, 1, 1, 0], average="macro")
     )
     assert selection_score("val_auroc")[1](probs, labels) == pytest.approx(roc_auc_score(labels, probs[:, 1]))
+    assert [
+        selection_score(name)[0] for name in ("val_loss", "val_accuracy", "val_f1_macro", "val_auroc")
+    ] == [
+        False,
+        True,
+        True,
+        True,
+    ]
     assert math.isnan(selection_score("val_auroc")[1](probs, torch.tensor([0, 0, 0, 0])))
-    with pytest.raises(ValueError, match="val_loss"):
+    with pytest.raises(ValueError) as caught:
         selection_score("val_precision")
+    assert str(caught.value) == (
+        "unknown selection 'val_precision'; use one of val_loss, val_accuracy, val_f1_macro, val_auroc"
+    )

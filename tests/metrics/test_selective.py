@@ -47,6 +47,15 @@ def test_ties_count_their_expected_errors_whatever_the_row_order():
         assert aurc(probs[order], labels[order]) == pytest.approx(expected)
 
 
+def test_a_tie_at_the_top_shares_its_errors_from_the_first_image_kept():
+    """The two most confident images are tied and one is wrong: keeping one of them has an expected risk
+    of 1/2; keeping both 1/2; then 1/3 with the third (correct) image."""
+    probs, labels = two_class([0.9, 0.9, 0.6], [False, True, True])
+    curve = risk_coverage(probs, labels)
+    assert curve.risk.tolist() == pytest.approx([0.5, 0.5, 1 / 3])
+    assert curve.coverage.tolist() == pytest.approx([1 / 3, 2 / 3, 1])
+
+
 def test_accuracy_and_sensitivity_at_coverage_by_hand():
     # three classes, positive = 2; ten cases by decreasing confidence
     predicted = [2, 0, 2, 1, 0, 2, 0, 1, 2, 0]
@@ -136,3 +145,79 @@ def test_resampled_numbers_equal_selective_block_on_each_resample_ties_included(
             assert (
                 np.isnan(sensitivity) if point["sensitivity"] is None else sensitivity == point["sensitivity"]
             )
+
+
+def test_kept_count_is_the_ceiling_of_coverage_times_n_at_least_one():
+    assert [kept_count(c, 10) for c in (0.01, 0.1, 0.84, 0.85, 1.0)] == [1, 1, 9, 9, 10]
+    for coverage in (1.5, -0.1):
+        with pytest.raises(BcbenchError, match=f"coverage must lie in \\(0, 1\\], got {coverage}"):
+            kept_count(coverage, 10)
+
+
+def test_one_positive_kept_gives_its_sensitivity_and_the_block_passes_the_positive_class():
+    probs, labels = two_class([0.9, 0.8, 0.7, 0.6], [True, False, True, True])  # labels 1, 0, 1, 1
+    entry = at_coverage(probs, labels, 0.5, positive=0)  # keeps rows 0, 1: one positive (row 1), missed
+    assert entry == {"coverage": 0.5, "kept": 2, "accuracy": 0.5, "sensitivity": 0.0, "positives_kept": 1.0}
+    no_class = at_coverage(probs, labels, 0.5)
+    assert no_class["positives_kept"] is None and no_class["sensitivity"] is None
+    block = selective_block(probs, labels, positive=1, coverages=(0.5,))
+    assert block["at_coverage"] == [at_coverage(probs, labels, 0.5, positive=1)]
+    assert block["at_coverage"][0]["sensitivity"] == 1.0 and block["at_coverage"][0]["positives_kept"] == 1.0
+
+
+def test_misaligned_rows_name_the_member_the_row_and_what_to_do():
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([np.full((2, 2), 0.5)] * 2, [["a", "b"], ["a", "c"]])
+    assert str(caught.value) == (
+        "ensemble member 1 row 1 is 'c' where member 0 has 'b'; align the members' rows (same test set, "
+        "same order) before averaging"
+    )
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([np.full((2, 2), 0.5)] * 2, [["a", "b"], ["a", "b", "c"]])
+    assert str(caught.value) == "ensemble member 1 names 3 rows for 2 probabilities"
+
+
+def test_optimal_aurc_by_hand_with_three_of_four_correct():
+    probs, labels = two_class([0.6, 0.7, 0.8, 0.9], [False, True, True, True])
+    # the best order keeps the three correct first: risks 0, 0, 0, 1/4
+    assert optimal_aurc(probs, labels) == pytest.approx(1 / 16)
+    assert aurc(probs, labels) == pytest.approx(1 / 16)  # this model's order is the best one
+
+
+def test_members_with_zeros_ones_or_no_rows_average_and_negative_entries_are_refused():
+    hard = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert np.array_equal(ensemble_probabilities([hard, hard]), hard)
+    assert ensemble_probabilities([np.empty((0, 2)), np.empty((0, 2))]).shape == (0, 2)
+    with pytest.raises(BcbenchError, match="member 1 has rows that are not probabilities"):
+        ensemble_probabilities([hard, np.array([[1.5, -0.5], [0.5, 0.5]])])  # rows sum to 1
+
+
+@pytest.mark.parametrize(
+    ("probs", "labels", "shapes"),
+    [
+        (np.full(3, 0.5), [0, 1, 0], "(3,) and (3,)"),
+        (np.full((3, 2), 0.5), [0, 1], "(3, 2) and (2,)"),
+        (np.empty((0, 2)), [], "(0, 2) and (0,)"),
+    ],
+)
+def test_malformed_predictions_are_one_clear_error(probs, labels, shapes):
+    with pytest.raises(BcbenchError) as caught:
+        aurc(probs, labels)
+    assert str(caught.value) == f"selective prediction needs probabilities [N, C] and N labels, got {shapes}"
+
+
+def test_a_single_case_has_its_own_risk():
+    assert aurc(*two_class([0.9], [False])) == 1.0 and aurc(*two_class([0.9], [True])) == 0.0
+
+
+def test_one_member_ensembles_and_the_exact_messages_of_malformed_members():
+    member = np.array([[0.25, 0.75]])
+    assert np.array_equal(ensemble_probabilities([member], row_ids=[["a"]]), member)
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([])
+    assert str(caught.value) == "an ensemble needs at least one member's probabilities"
+    with pytest.raises(BcbenchError) as caught:
+        ensemble_probabilities([member, np.array([[np.nan, 1.0]])])
+    assert str(caught.value) == (
+        "ensemble member 1 has rows that are not probabilities (negative, not finite or not summing to 1)"
+    )

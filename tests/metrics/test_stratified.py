@@ -1,10 +1,12 @@
 """The stratified bootstrap against an explicit loop: every resample drawn the same way, then every key
-scored per resample by scikit-learn (and an ECE written out bin by bin), never by bcbench's formulas."""
+scored per resample by scikit-learn (and an ECE written out bin by bin), never by bcbench's formulas; the
+scores that are not counts (AUROC, ECE) also by torchmetrics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -13,6 +15,7 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+from torchmetrics.functional.classification import multiclass_auroc, multiclass_calibration_error
 
 from bcbench.metrics.stratified import resampled_scores, stratified_bootstrap
 
@@ -32,12 +35,18 @@ def _ece_by_hand(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float
     return total
 
 
-def _explicit_loop(probs: np.ndarray, targets: np.ndarray) -> dict[str, list[float]]:
+def _resamples(probs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities, targets, [N_BOOT, N] indices): within each class, draws with replacement."""
     order = np.argsort(targets, kind="stable")
     p, t = probs[order], targets[order]
     draw = np.random.default_rng(SEED)
     blocks = [np.flatnonzero(t == c) for c in range(3)]
     index = np.concatenate([b[draw.integers(0, b.size, size=(N_BOOT, b.size))] for b in blocks], axis=1)
+    return p, t, index
+
+
+def _explicit_loop(probs: np.ndarray, targets: np.ndarray) -> dict[str, list[float]]:
+    p, t, index = _resamples(probs, targets)
     labels = [0, 1, 2]
     loops: dict[str, list[float]] = {}
     for row in index:
@@ -82,6 +91,19 @@ def test_every_key_of_every_resample_equals_an_explicit_loop_with_sklearn(satura
     for name, values in loops.items():
         np.testing.assert_allclose(scores[name], values, rtol=0, atol=1e-12, err_msg=name)
         assert intervals[name] == pytest.approx(list(np.quantile(values, [0.025, 0.975])), abs=1e-12), name
+
+
+def test_auroc_and_ece_of_every_resample_equal_torchmetrics():
+    """torchmetrics works in float32, and gives a confidence of exactly 1.0 a bin of its own: unsaturated
+    predictions, compared to 1e-6."""
+    probs, targets = _predictions(False)
+    scores = resampled_scores(probs, targets, CLASSES, n_boot=N_BOOT, seed=SEED)
+    p, t, index = _resamples(probs, targets)
+    for row, (auroc, ece) in enumerate(zip(scores["auroc_macro"], scores["ece"], strict=True)):
+        resample, labels = torch.from_numpy(p[index[row]]), torch.from_numpy(t[index[row]])
+        assert auroc == pytest.approx(float(multiclass_auroc(resample, labels, num_classes=3)), abs=1e-6)
+        expected = multiclass_calibration_error(resample, labels, num_classes=3, n_bins=15, norm="l1")
+        assert ece == pytest.approx(float(expected), abs=1e-6)
 
 
 def test_a_class_absent_from_the_test_set_has_no_recall_or_auroc_interval():

@@ -15,6 +15,7 @@ from bcbench.stats import (
     describe,
     summarise_runs,
 )
+from bcbench.stats.describe import bootstrap_mean_interval
 
 SEED_SCORES = [0.61, 0.64, 0.66, 0.70, 0.68]
 
@@ -116,3 +117,24 @@ def test_summarise_runs_one_row_per_model_and_metric() -> None:
     assert resnet_acc["std"] == pytest.approx(np.std([0.87, 0.85, 0.88], ddof=1))
     assert resnet_acc["ci_t_high"] == pytest.approx(describe([0.87, 0.85, 0.88])["ci_t_high"])
     assert summarise_runs(df, ["missing"]).empty
+
+
+def test_the_bootstrap_interval_is_the_percentiles_of_the_seeded_resample_means() -> None:
+    """The same draws written out one resample at a time: means of values[indices], then the 2.5th and
+    97.5th percentiles (linear interpolation, numpy's default)."""
+    values = np.array(TEN_SEEDS)
+    draws = np.random.default_rng(7).integers(0, values.size, size=(2000, values.size))
+    means = sorted(sum(values[i] for i in row) / values.size for row in draws)
+
+    def percentile(q: float) -> float:
+        position = q * (len(means) - 1)
+        below = int(position)
+        return means[below] + (position - below) * (means[below + 1] - means[below])
+
+    low, high = bootstrap_mean_interval(values, 0.95, 2000, seed=7)
+    assert (low, high) == pytest.approx((percentile(0.025), percentile(0.975)), abs=1e-12)
+
+
+def test_the_bootstrap_interval_of_equal_values_is_the_first_value() -> None:
+    values = np.array([0.7, 0.7 + 1e-13, 0.7 - 1e-13])  # equal within the tolerance
+    assert bootstrap_mean_interval(values, 0.95, 100, seed=0) == (0.7, 0.7)

@@ -3,9 +3,11 @@ takeovers raced by threads and processes, garbage and clocks from the future, un
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ import pytest
 from rich.console import Console
 
 import bcbench.sweep.execute
+import bcbench.sweep.queue
 from bcbench.config import QueueConfig, load_config
 from bcbench.errors import BcbenchError, ConfigError
 from bcbench.record import RunRecord
@@ -24,8 +27,8 @@ from bcbench.record.store import append_record, consolidate, read_sweep, shard_p
 from bcbench.sweep import plan_runs, run_sweep
 from bcbench.sweep.identity import HOST_ENV, host_key, new_worker_id, process_gone, process_state
 from bcbench.sweep.progress import RichObserver, SilentObserver
-from bcbench.sweep.queue import Claim, ClaimBoard, check_claims_folder
-from bcbench.sweep.worker import Heartbeat, QueueWorker
+from bcbench.sweep.queue import Claim, ClaimBoard, Judgement, check_claims_folder
+from bcbench.sweep.worker import Heartbeat, LostGuard, QueueWorker, RunLost
 from tests.helpers import assert_one_line_error, quiet_console, tiny_config
 
 LEASE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=1.0, poll_seconds=0.01)
@@ -108,6 +111,30 @@ def test_a_claim_whose_process_on_this_host_has_ended_is_stale_at_once(tmp_path)
     assert any(f"process {pid}" in note and "has ended" in note for note in notes)
 
 
+def test_a_dead_pid_of_another_machine_is_live_until_its_lease_passes(tmp_path):
+    """The pid of a claim from node-b names a process of node-b: that no such process runs here says
+    nothing, so only the lease can make the claim stale (and the takeover says so)."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(ended.stdout)
+    assert process_gone(pid, None)  # dead here
+    wall, notes = Clock(), []
+    claim = Claim("run-1", "w", "node-b", "node-b", pid, None, wall.now, wall.now, "n1")
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "run-1.claim").write_bytes(claim.encode())
+    reader = board(tmp_path, "here", wall=wall, notes=notes)
+    assert reader.judge("run-1").state == "live"
+    assert not reader.try_claim("run-1")
+    wall.now += LEASE.lease_seconds - 1
+    assert reader.judge("run-1").state == "live" and not reader.try_claim("run-1")
+    wall.now += 2
+    judgement = reader.judge("run-1")
+    assert judgement.state == "stale" and judgement.reason == "its heartbeat is 6 s old"
+    assert reader.try_claim("run-1")
+    assert notes == [f"took over run-1.claim from worker w (pid {pid} on node-b): its heartbeat is 6 s old"]
+
+
 def test_a_reused_pid_with_another_start_time_is_stale_but_the_same_process_is_live(tmp_path):
     import os
 
@@ -183,8 +210,30 @@ def test_garbage_in_a_claim_holds_the_run_for_a_lease_with_one_clear_note(tmp_pa
     assert len(notes) == 1 and str(path) in notes[0] and "not a bcbench claim" in notes[0]
     monotonic.now += 1
     assert reader.try_claim("run-1")
-    assert Claim.decode(path.read_bytes()) is not None
+    assert Claim.decode(path.read_bytes()).run_id == "run-1"
     assert "took over run-1.claim from an unreadable claim" in notes[-1]
+
+
+def test_each_unreadable_claim_is_judged_by_its_own_file_and_is_stale_after_exactly_a_lease(tmp_path):
+    """Two garbage claims judged in turn: each is live (no claim, its bytes), noted once, and stale once its
+    own content has stayed unchanged for exactly a lease."""
+    (tmp_path / "claims").mkdir()
+    contents = {"run-1": b"", "run-2": b"\x00garbage\xff"}
+    for run_id, raw in contents.items():
+        (tmp_path / "claims" / f"{run_id}.claim").write_bytes(raw)
+    monotonic, notes = Clock(), []
+    reader = board(tmp_path, monotonic=monotonic, notes=notes)
+    for run_id, raw in contents.items():
+        assert reader.judge(run_id) == Judgement("live", None, raw)
+    assert [note.split(" is empty")[0] for note in notes] == [
+        f"claim file {reader.path(run_id)}" for run_id in contents
+    ]
+    monotonic.now += LEASE.lease_seconds
+    for run_id, raw in contents.items():
+        assert reader.judge(run_id) == Judgement(
+            "stale", None, raw, "it is not a readable claim and stayed so 5 s"
+        )
+    assert len(notes) == 2
 
 
 def test_a_heartbeat_from_the_future_cannot_keep_a_dead_claim_alive(tmp_path, monkeypatch):
@@ -240,6 +289,238 @@ def test_the_heartbeat_renews_held_claims_and_notices_a_takeover(tmp_path, monke
     assert heartbeat.lost == {"run-1"}
 
 
+def test_the_heartbeat_thread_beats_every_interval_and_stops_on_exit(tmp_path):
+    """Inside ``with``, the background thread refreshes held claims every interval (here 10 ms); on exit
+    it stops and is waited for, at most max(5 s, interval)."""
+    wall = Clock()
+    holder = board(tmp_path, "holder", wall=wall)
+    assert holder.try_claim("run-1")
+    wall.now += 3
+    with Heartbeat(holder, interval=0.01) as heartbeat:
+        deadline = time.monotonic() + 5
+        while Claim.decode(holder.path("run-1").read_bytes()).heartbeat != wall.now:
+            assert time.monotonic() < deadline, "the heartbeat thread never refreshed the claim"
+            time.sleep(0.01)
+    assert not heartbeat._thread.is_alive()
+    waits: list[float | None] = []
+    for interval, bound in ((1.0, 5.0), (7.0, 7.0)):
+        quiet = Heartbeat(holder, interval=interval)
+        quiet._thread = SimpleNamespace(join=lambda timeout=None: waits.append(timeout))
+        quiet.__exit__(None, None, None)
+        assert waits[-1] == bound
+
+
+def test_release_all_gives_back_every_held_claim(tmp_path):
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1") and holder.try_claim("run-2")
+    assert sorted(holder.release_all()) == ["run-1", "run-2"] and holder.held() == []
+    assert not list((tmp_path / "claims").glob("*.claim"))
+    assert holder.release_all() == []
+
+
+def test_the_lost_guard_stops_a_run_whose_claim_was_taken_over_and_passes_the_rest_on(tmp_path):
+    seen: list = []
+    inner = SimpleNamespace(epoch_finished=lambda planned, entry: seen.append(entry), label="inner")
+    heartbeat = Heartbeat(board(tmp_path), interval=1.0)
+    guard = LostGuard(inner, heartbeat, "run-1")
+    guard.epoch_finished(None, {"epoch": 1})
+    assert seen == [{"epoch": 1}] and guard.label == "inner"  # other calls go to the observer
+    heartbeat.lost.add("run-1")
+    with pytest.raises(RunLost, match="run run-1 was taken over by another worker"):
+        guard.epoch_finished(None, {"epoch": 2})
+    assert seen == [{"epoch": 1}]
+
+
+def test_a_run_nobody_claimed_is_free_and_refreshing_a_released_run_loses_nothing(tmp_path):
+    assert board(tmp_path, "reader").judge("run-1") == Judgement("free")
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1")
+    holder.release("run-1")
+    assert holder.refresh("run-1") is True
+
+
+def dead_pid() -> int:
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(ended.stdout)
+
+
+def test_every_judgement_carries_the_claim_its_bytes_and_an_exact_reason(tmp_path):
+    """Live, stale by age, by an unchanged heartbeat and by a dead process of this host, each with its claim
+    and bytes. Boundaries: a heartbeat exactly a lease old is live, one unchanged for exactly a lease is
+    stale, one exactly heartbeat_seconds ahead draws no note; each host ahead is noted once."""
+    wall, monotonic, notes = Clock(), Clock(), []
+    (tmp_path / "claims").mkdir()
+
+    def write(run_id: str, host: str, key: str, pid: int, heartbeat: float) -> tuple[Claim, bytes]:
+        claim = Claim(run_id, "w", host, key, pid, None, heartbeat, heartbeat, f"n-{run_id}")
+        (tmp_path / "claims" / f"{run_id}.claim").write_bytes(claim.encode())
+        return claim, claim.encode()
+
+    dead = write("run-0", "here", host_key(), dead_pid(), wall.now)
+    aged = write("run-1", "node-b", "node-b", 1, wall.now)
+    ahead = write("run-2", "node-c", "node-c", 1, wall.now + 3600)
+    further = write("run-3", "node-d", "node-d", 1, wall.now + 7200)
+    edge = write("run-4", "node-e", "node-e", 1, wall.now + LEASE.heartbeat_seconds)
+    reader = board(tmp_path, "here", wall=wall, monotonic=monotonic, notes=notes)
+    assert reader.judge("run-0") == Judgement("stale", *dead, f"its process {dead[0].pid} on here has ended")
+    for claim, raw in (aged, ahead, further, edge):
+        assert reader.judge(claim.run_id) == Judgement("live", claim, raw)
+    assert notes == [
+        f"claim file {reader.path(run_id)} has a heartbeat {seconds} s in the future: the clock of {host} "
+        "runs ahead of this host's; its claims are judged by whether their heartbeat still changes"
+        for run_id, seconds, host in (("run-2", 3600, "node-c"), ("run-3", 7200, "node-d"))
+    ]
+    wall.now += LEASE.lease_seconds
+    assert reader.judge("run-1") == Judgement("live", *aged)
+    wall.now += 1
+    assert reader.judge("run-1") == Judgement("stale", *aged, "its heartbeat is 6 s old")
+    monotonic.now += LEASE.lease_seconds
+    assert reader.judge("run-2") == Judgement("stale", *ahead, "its heartbeat has not changed for 5 s")
+    assert len(notes) == 2
+
+
+def test_a_claim_released_between_the_create_and_the_read_is_not_taken(tmp_path, monkeypatch):
+    """The create fails because the claim exists, then its holder releases it before it is read: nothing
+    is held (the next pass may claim it)."""
+    reader = board(tmp_path)
+
+    def exists_then_released(path: Path, content: bytes) -> None:
+        raise FileExistsError(path)
+
+    monkeypatch.setattr(reader, "_create", exists_then_released)
+    assert not reader.try_claim("run-1") and not reader.holds("run-1")
+
+
+def test_a_takeover_survives_its_marker_being_removed_meanwhile(tmp_path, monkeypatch):
+    """Another worker may remove this taker's marker (abandoned after a lease) while it replaces the claim:
+    the takeover still completes."""
+    (tmp_path / "claims").mkdir()
+    dead = Claim("run-1", "w", "here", host_key(), dead_pid(), None, time.time(), time.time(), "n1")
+    (tmp_path / "claims" / "run-1.claim").write_bytes(dead.encode())
+    taker = board(tmp_path, "taker")
+    replace = taker._replace
+
+    def replace_after_the_marker_went(path: Path, claim: Claim) -> None:
+        for marker in path.parent.glob("*.takeover-*"):
+            marker.unlink()
+        replace(path, claim)
+
+    monkeypatch.setattr(taker, "_replace", replace_after_the_marker_went)
+    assert taker.try_claim("run-1") and taker.holds("run-1")
+    assert Claim.decode(taker.path("run-1").read_bytes()).worker == "taker"
+
+
+def test_the_takeover_marker_of_an_unreadable_claim_is_named_by_its_content(tmp_path):
+    """Workers agree on one marker per stale claim: an unreadable one's is "x" and the first 16 hex digits
+    of the SHA-256 of its bytes, so a live taker's marker of that name keeps others off."""
+    (tmp_path / "claims").mkdir()
+    raw = b"\x00garbage\xff"
+    (tmp_path / "claims" / "run-1.claim").write_bytes(raw)
+    me, (_, started) = os.getpid(), process_state(os.getpid())
+    marker = tmp_path / "claims" / f"run-1.claim.takeover-x{hashlib.sha256(raw).hexdigest()[:16]}"
+    marker.write_bytes(Claim("m", "w", "here", host_key(), me, started, 0.0, 0.0, "t").encode())
+    monotonic = Clock()
+    reader = board(tmp_path, monotonic=monotonic)
+    assert not reader.try_claim("run-1")
+    monotonic.now += LEASE.lease_seconds  # the claim is stale; its marker is new to this reader
+    assert reader.judge("run-1").state == "stale"
+    assert not reader.try_claim("run-1") and marker.exists()
+
+
+def abandoned_marker(directory: Path, monkeypatch, run_id: str, taker: Claim) -> Path:
+    """A stale claim of ``run_id`` (node-b, silent for an hour) and a takeover marker its taker left."""
+    claim = elsewhere(directory, monkeypatch, run_id, heartbeat=time.time() - 3600)
+    marker = directory / "claims" / f"{run_id}.claim.takeover-{claim.nonce}"
+    marker.write_bytes(taker.encode())
+    return marker
+
+
+def test_an_abandoned_marker_removed_by_another_worker_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """Two workers may judge the same marker abandoned; the one that finds it gone when it removes it goes
+    on (no error) and claims the run on its next pass."""
+    taker = Claim("m", "w", "here", host_key(), dead_pid(), None, 0.0, 0.0, "t1")
+    marker = abandoned_marker(tmp_path, monkeypatch, "run-1", taker)
+    read = bcbench.sweep.queue._read
+
+    def read_then_another_removes_it(path: Path) -> bytes | None:
+        raw = read(path)
+        if ".takeover-" in path.name:
+            path.unlink(missing_ok=True)
+        return raw
+
+    monkeypatch.setattr(bcbench.sweep.queue, "_read", read_then_another_removes_it)
+    second = board(tmp_path, "second")
+    assert not second.try_claim("run-1") and not marker.exists()
+    assert second.try_claim("run-1")
+
+
+def test_a_takeover_marker_of_a_taker_gone_from_this_host_is_removed_at_once(tmp_path, monkeypatch):
+    import os
+
+    me, (_, started) = os.getpid(), process_state(os.getpid())
+    for run_id, taker in (
+        ("run-1", Claim("m", "w", "here", host_key(), dead_pid(), None, 0.0, 0.0, "t1")),
+        ("run-2", Claim("m", "w", "here", host_key(), me, str(int(started) + 1), 0.0, 0.0, "t2")),  # reused
+    ):
+        marker, notes = abandoned_marker(tmp_path, monkeypatch, run_id, taker), []
+        taker_board = board(tmp_path, "taker", notes=notes)
+        assert not taker_board.try_claim(run_id)  # someone was taking it over
+        assert notes == [f"removed abandoned takeover marker {marker}"] and not marker.exists()
+        assert taker_board.try_claim(run_id)
+
+
+def test_a_takeover_marker_of_another_machine_is_removed_once_unchanged_for_a_lease(tmp_path, monkeypatch):
+    """Its taker's pid means nothing here (dead here, maybe alive on node-b): only the lease, measured on
+    this reader's clock for each marker on its own, frees the claims."""
+    markers = {
+        run_id: abandoned_marker(
+            tmp_path,
+            monkeypatch,
+            run_id,
+            Claim("m", "w", "node-b", "node-b", dead_pid(), None, 0.0, 0.0, nonce),
+        )
+        for run_id, nonce in (("run-1", "t1"), ("run-2", "t2"))
+    }
+    monotonic, notes = Clock(), []
+    taker = board(tmp_path, "taker", monotonic=monotonic, notes=notes)
+    for step in (LEASE.lease_seconds - 0.5, 0.5, 0.0):  # first look, half a second short, exactly a lease
+        assert not notes and markers["run-1"].exists() and markers["run-2"].exists()
+        assert not taker.try_claim("run-1") and not taker.try_claim("run-2")
+        monotonic.now += step
+    assert notes == [f"removed abandoned takeover marker {markers[run]}" for run in ("run-1", "run-2")]
+    assert taker.try_claim("run-1") and taker.try_claim("run-2")
+
+
+def test_checking_the_claims_folder_creates_missing_parents_and_may_run_twice(tmp_path):
+    sweep = tmp_path / "results" / "new-sweep"
+    check_claims_folder(sweep)
+    check_claims_folder(sweep)
+    assert (sweep / "claims").is_dir() and not list((sweep / "claims").iterdir())
+
+
+def test_a_heartbeat_that_cannot_refresh_one_claim_still_refreshes_the_others(tmp_path):
+    wall, notes = Clock(), []
+    holder = board(tmp_path, "holder", wall=wall)
+    assert holder.try_claim("run-1") and holder.try_claim("run-2") and holder.try_claim("run-3")
+    real_refresh = holder.refresh
+
+    def flaky(run_id: str) -> bool:
+        if run_id == "run-1":
+            raise OSError("stale NFS handle")
+        return run_id != "run-2" and real_refresh(run_id)  # run-2: taken over
+
+    holder.refresh = flaky
+    wall.now += 2
+    Heartbeat(holder, interval=1.0, warn=notes.append).beat()
+    assert notes == [
+        f"could not refresh claim {holder.path('run-1')} (stale NFS handle); retrying",
+        "claim run-2.claim was taken over by another worker",
+    ]
+    assert Claim.decode(holder.path("run-3").read_bytes()).heartbeat == wall.now
+
+
 def test_a_claim_removed_under_its_holder_is_created_again(tmp_path):
     holder, other = board(tmp_path, "holder"), board(tmp_path, "other")
     assert holder.try_claim("run-1")
@@ -280,6 +561,24 @@ def test_shards_and_a_legacy_runs_jsonl_merge_with_torn_last_lines_and_consolida
     before = legacy.read_bytes()
     consolidate(tmp_path)
     assert legacy.read_bytes() == before
+
+
+def test_consolidating_shards_alone_writes_runs_jsonl_oldest_first(tmp_path):
+    append_record(shard_path(tmp_path, "w1"), record("b", finished="2025-01-01T00:00:02+00:00"))
+    append_record(shard_path(tmp_path, "w2"), record("a", finished="2025-01-01T00:00:01+00:00"))
+    legacy = consolidate(tmp_path)
+    assert legacy == tmp_path / "runs.jsonl"
+    assert [json.loads(line)["run_id"] for line in legacy.read_text().splitlines()] == ["a", "b"]
+
+
+def test_a_line_in_two_shards_is_consolidated_once_and_a_record_without_finish_time_first(tmp_path):
+    """The same record line twice (a shard copied by hand, say) is one line of runs.jsonl; a record
+    without a finish time sorts as the oldest."""
+    for shard in ("w1", "w2"):
+        append_record(shard_path(tmp_path, shard), record("a"))
+    append_record(shard_path(tmp_path, "w3"), record("unfinished", finished=None))
+    lines = consolidate(tmp_path).read_text().splitlines()
+    assert [json.loads(line)["run_id"] for line in lines] == ["unfinished", "a"]
 
 
 def fake_sweep(

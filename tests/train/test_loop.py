@@ -45,7 +45,9 @@ def test_one_epoch_gives_its_history_and_every_prediction(dozen):
     assert outcome.val_probs.shape == (data.counts()["val"], 2) and outcome.test_probs.shape == (3, 2)
     assert torch.allclose(outcome.test_probs.sum(dim=1), torch.ones(3), atol=1e-6)
     assert outcome.test_targets.tolist() == data.tensors("test")[1].tolist()
-    assert outcome.train_seconds > 0 and outcome.train_images_per_second > 0
+    assert 0 < outcome.train_seconds <= entries[0]["seconds"]  # the epoch's time also holds validation
+    assert data.counts()["train"] == 5  # in batches of 4 and 1: a lone image is skipped (batch norm)
+    assert outcome.train_images_per_second == pytest.approx(4 / outcome.train_seconds, rel=1e-9)
 
 
 def test_the_best_epoch_is_restored_before_predicting(dozen):
