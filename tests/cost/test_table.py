@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from bcbench.cli import main
 from bcbench.cost import measure_cost, table
 from tests.cost.helpers import CONTRACT_KEYS, tiny_cnn
@@ -25,6 +27,7 @@ def test_table_lists_ok_and_failed_models() -> None:
     assert "img/s b8" in text and "precision no" in text
 
 
+@pytest.mark.slow  # over 1 s: measures real models through the CLI
 def test_cli_measures_writes_files_and_reports_failures(tmp_path: Path) -> None:
     argv = ["--models", "simple_cnn", "no_such_model", "--batch-sizes", "1", "2", "--image-size", "32"]
     argv += [

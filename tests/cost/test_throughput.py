@@ -59,6 +59,7 @@ def test_throughput_is_positive_and_records_batch(precision: str) -> None:
     ("error", "message"),
     [(torch.cuda.OutOfMemoryError, "CUDA out of memory"), (RuntimeError, "CUDA error: out of memory")],
 )
+@pytest.mark.slow  # over 1.5 s: times a real model at each batch
 def test_out_of_memory_halves_the_batch_until_it_fits(error: type[Exception], message: str) -> None:
     model = OutOfMemoryAboveFour(error, message)
     result = measure_throughput(model, Workload(8, "cpu", warmup=1, iterations=2), batch_size=16)
@@ -69,6 +70,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits(error: type[Exception], me
     assert (trained["batch_size"], trained["batch_size_run"]) == (32, 4)
 
 
+@pytest.mark.slow  # over 1 s: times a real model
 def test_out_of_memory_at_batch_one_and_other_errors_are_reported() -> None:
     class AlwaysOutOfMemory(nn.Module):
         def forward(self, images: torch.Tensor) -> torch.Tensor:

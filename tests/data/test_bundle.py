@@ -49,6 +49,7 @@ def test_build_data_uses_manifest_and_rejects_empty_split(
     assert_one_line_error(error, "val split is empty")
 
 
+@pytest.mark.slow  # over 1.5 s: writes and decodes the whole synthetic set
 def test_build_data_on_synthetic_set_reproduces_study_split(synthetic_root: Path) -> None:
     bundle = build_data(DataConfig(root=str(synthetic_root), image_size=16))
 

@@ -77,6 +77,7 @@ def test_synthetic_generation_is_idempotent(synthetic_root: Path, monkeypatch: p
     assert {p: p.stat().st_mtime_ns for p in synthetic_root.rglob("*")} == before
 
 
+@pytest.mark.slow  # over 1.5 s: renders the data set twice
 def test_synthetic_content_is_deterministic(synthetic_root: Path, tmp_path: Path) -> None:
     other = ensure_synthetic_dataset(tmp_path / "elsewhere", SIZE)
     assert file_hashes(other) == file_hashes(synthetic_root)

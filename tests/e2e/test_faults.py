@@ -99,6 +99,7 @@ def test_nan_loss_fails_the_run_with_epoch_and_reason_and_the_sweep_goes_on(synt
     assert records["resnet18"]["status"] == "ok"
 
 
+@pytest.mark.slow  # over 1 s: a sweep that trains until the planted out-of-memory
 def test_out_of_memory_is_recorded_with_advice(synthetic_root, tmp_path, monkeypatch):
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

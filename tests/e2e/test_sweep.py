@@ -178,6 +178,7 @@ def test_tensorboard_tracking_writes_event_files(synthetic_root, tmp_path):
     assert {"train_loss", "val_loss", "test/accuracy"} <= set(accumulator.Tags()["scalars"])
 
 
+@pytest.mark.slow  # over 1.5 s: torch.compile's first call
 def test_train_compile_wraps_the_model_and_keeps_plain_weights(synthetic_root, tmp_path, monkeypatch):
     compiled = []
 

@@ -42,6 +42,7 @@ def test_legacy_records_summarise_to_the_numbers_in_the_file(legacy_sweep):
         assert summary.loc[(model, "latency_p50_ms"), "mean"] == pytest.approx(np.mean(latency))
 
 
+@pytest.mark.slow  # over 1.5 s: a whole report with figures
 def test_legacy_sweep_reports_every_file(legacy_sweep):
     written = rebuild([legacy_sweep])
     assert {"summary", "runs", "pairwise", "report", "confusion", "curves", "pareto"} <= set(written)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bcbench.analysis import ExplainAnalysis
 from bcbench.report import rebuild
@@ -81,6 +82,7 @@ def explained_sweep(directory: Path) -> Path:
     return _write(directory, records)
 
 
+@pytest.mark.slow  # over 1.5 s: a whole report with figures
 def test_a_rebuild_gives_the_section_the_table_and_the_figure_from_the_stored_files(tmp_path: Path) -> None:
     sweep = explained_sweep(tmp_path / "sweep")
 

@@ -45,6 +45,7 @@ def check_intervals(text: str) -> int:
     return len(found)
 
 
+@pytest.mark.slow  # over 1 s: writes a whole report with figures
 def test_the_report_prints_no_interval_that_excludes_its_value(edge_sweep):
     directory, _ = edge_sweep
     markdown = (directory / "report.md").read_text()
@@ -53,6 +54,7 @@ def test_the_report_prints_no_interval_that_excludes_its_value(edge_sweep):
     assert "[1.000, 1.000]" not in markdown  # no zero-width interval reads as certainty
 
 
+@pytest.mark.slow  # over 1 s: shares the whole report above
 def test_summary_csv_withholds_intervals_and_keeps_them_in_range(edge_sweep):
     directory, _ = edge_sweep
     summary = pd.read_csv(directory / "summary.csv")
@@ -75,6 +77,7 @@ def test_summary_csv_withholds_intervals_and_keeps_them_in_range(edge_sweep):
     )
 
 
+@pytest.mark.slow  # over 1 s: shares the whole report above
 def test_the_terminal_table_shows_the_same_cells(edge_sweep):
     _, records = edge_sweep
     grid = summary_grid(analyse(records))

@@ -21,6 +21,7 @@ from tests.report.fake_records import (
 )
 
 
+@pytest.mark.slow  # over 1.5 s: a whole report with figures
 def test_write_report_creates_every_file_and_lists_failures(tmp_path):
     records = sweep_records()
     failed = make_record("mid", 7, None, status="failed", error="RuntimeError: CUDA out of memory | try less")
@@ -47,6 +48,7 @@ def test_write_report_creates_every_file_and_lists_failures(tmp_path):
     assert len(pairwise) == 9  # 3 pairs x 3 metrics
 
 
+@pytest.mark.slow  # over 1.5 s: a whole report with figures
 def test_summary_csv_matches_numpy(tmp_path):
     records = sweep_records()
     write_report(_write(tmp_path, records))
@@ -121,6 +123,7 @@ def test_pairwise_table_with_two_seeds_says_no_test():
     assert rows and all("n/a" in line for line in rows)
 
 
+@pytest.mark.slow  # over 1.5 s: a whole report with figures
 def test_a_torn_line_is_noted_and_the_report_is_still_written(tmp_path):
     _write(tmp_path, sweep_records())
     with open(tmp_path / "runs.jsonl", "a") as handle:

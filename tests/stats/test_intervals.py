@@ -54,6 +54,7 @@ def test_the_percentile_bootstrap_needs_ten_values_and_is_never_made_over_folds(
     assert describe(np.linspace(0.6, 0.8, 10), correction=0.25)["ci_boot_low"] is None
 
 
+@pytest.mark.slow  # over 1.5 s: fits scikit-learn's example models
 def test_the_corrected_t_matches_scikit_learns_published_example():
     """scikit-learn's "Statistical comparison of models using grid search": rbf vs linear SVC, 10 x 10-fold
     ROC AUC on make_moons; published: corrected t 0.750, one-sided p 0.227, 95% [-0.016445, 0.036445]."""

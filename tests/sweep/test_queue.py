@@ -177,6 +177,7 @@ def _race_in_process(directory: str, name: str, start, finish, results) -> None:
     finish.wait()  # stay alive until all have tried: a winner that exited would leave a dead claim
 
 
+@pytest.mark.slow  # over 1 s: starts real processes
 def test_processes_racing_to_take_over_a_stale_claim_give_exactly_one_winner(tmp_path, monkeypatch):
     context = multiprocessing.get_context("fork")
     for round_ in range(4):
