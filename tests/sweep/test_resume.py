@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -207,3 +208,96 @@ def test_a_second_start_of_the_worker_retries_the_failed_runs_once_more(tmp_path
     run_with_deadline(worker_over(second))
     retried = [runs[name] for name in ("failed", "failed_after_ok", "failed_again_elsewhere", "no_record")]
     assert first.ran == retried and second.ran == retried
+
+
+class Announcements:
+    """An observer that keeps what a queue worker announces, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def sweep_started(self, total: int, done: int, todo: int) -> None:
+        self.calls.append(("sweep", total, done, todo))
+
+    def sweep_progress(self, done: int, total: int, mine: int) -> None:
+        self.calls.append(("progress", done, total, mine))
+
+    def run_started(self, planned, position: int, todo: int) -> None:
+        self.calls.append(("start", planned.run_id, position, todo))
+
+    def run_finished(self, planned, record: RunRecord) -> None:
+        self.calls.append(("end", planned.run_id, record.status))
+
+
+def test_a_worker_announces_the_sweeps_counts_and_its_progress_before_each_claim(tmp_path):
+    runs = seeded_sweep(tmp_path)  # 6 planned: 2 done (ok, ok after failed), 4 to do
+    executor = ScriptedExecutor(tmp_path, "me")
+    executor.observer = Announcements()
+    run_with_deadline(worker_over(executor))
+    expected: list[tuple] = [("sweep", 6, 2, 4)]
+    for position, name in enumerate(("failed", "failed_after_ok", "failed_again_elsewhere", "no_record")):
+        expected.append(("progress", 2 + position, 6, position))  # done by anyone, planned, written here
+        expected += [("start", runs[name], position, 4), ("end", runs[name], "failed")]
+    expected.append(("progress", 6, 6, 4))
+    assert executor.observer.calls == expected
+
+
+@pytest.mark.parametrize("resnet_cost", [1.5, 0.5])
+def test_runs_are_taken_longest_expected_first_and_a_model_without_a_cost_counts_one(tmp_path, resnet_cost):
+    executor = ScriptedExecutor(tmp_path, "me")
+    board = ClaimBoard(tmp_path, "me", QUEUE)
+    cost = {"resnet18": resnet_cost}  # simple_cnn has no entry: 1.0
+    run_with_deadline(QueueWorker(executor, planned_runs(), board, cost, warn=lambda message: None))
+    by_model = {
+        model: [p.run_id for p in planned_runs() if p.spec.model == model]
+        for model in cost | {"simple_cnn": 1}
+    }
+    first, second = ("resnet18", "simple_cnn") if resnet_cost > 1.0 else ("simple_cnn", "resnet18")
+    assert executor.ran == by_model[first] + by_model[second]  # plan order within a model
+
+
+def test_a_worker_started_on_a_finished_sweep_reports_unless_another_still_holds_a_claim(tmp_path):
+    for minute, item in enumerate(planned_runs()):
+        seed(tmp_path, "w", item.run_id, "ok", minute)
+    executor = ScriptedExecutor(tmp_path, "me")
+    alone = run_with_deadline(worker_over(executor))
+    assert (executor.ran, alone.written, alone.last) == ([], [], True)
+
+    ClaimBoard(tmp_path, "other", QUEUE).try_claim(planned_runs()[0].run_id)  # live: still refreshing
+    notes: list[str] = []
+    board = ClaimBoard(tmp_path, "late", QUEUE)
+    joined = QueueWorker(ScriptedExecutor(tmp_path, "late"), planned_runs(), board, {}, warn=notes.append)
+    outcome = run_with_deadline(joined)
+    assert (outcome.written, outcome.last) == ([], False)
+    assert notes == ["joining 1 run(s) in progress by other workers on this sweep"]
+
+
+def test_the_worker_heartbeat_keeps_a_run_longer_than_the_lease_and_notes_a_failed_refresh(tmp_path):
+    """A run outlasts the lease: another worker must still find its claim live, since the heartbeat
+    refreshes it; the first refresh fails and the worker is told, the next ones go through."""
+    quick = QueueConfig(lease_seconds=0.5, heartbeat_seconds=0.05, poll_seconds=0.01)
+    planned = planned_runs()[:1]
+    run_id = planned[0].run_id
+    other = ClaimBoard(tmp_path, "other", quick)
+    taken: list[bool] = []
+
+    def outlast_the_lease() -> None:
+        time.sleep(0.7)
+        taken.append(other.try_claim(run_id))
+
+    executor = ScriptedExecutor(tmp_path, "me", {run_id: outlast_the_lease})
+    executor.config = SimpleNamespace(queue=quick)
+    board = ClaimBoard(tmp_path, "me", quick)
+    refresh, failures = board.refresh, [OSError("disk hiccup")]
+
+    def refresh_failing_once(name: str) -> bool:
+        if failures:
+            raise failures.pop()
+        return refresh(name)
+
+    board.refresh = refresh_failing_once
+    notes: list[str] = []
+    outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
+    assert taken == [False]
+    assert [record.run_id for record in outcome.written] == [run_id]
+    assert notes == [f"could not refresh claim {board.path(run_id)} (disk hiccup); retrying"]
