@@ -11,6 +11,7 @@ import torch
 from bcbench.metrics.calibration import (
     apply_temperature,
     brier_multiclass,
+    brier_one_vs_rest,
     calibration_block,
     calibration_scores,
     fit_temperature,
@@ -114,10 +115,10 @@ def test_uniform_predictions_that_no_temperature_changes_keep_a_temperature_of_o
 def test_scaling_floors_a_zero_caps_one_and_stays_finite_at_a_tiny_temperature():
     root = math.sqrt(1e-15)  # a 0 is floored at 1e-15 first, so T = 2 makes it sqrt(1e-15) before normalising
     assert apply_temperature(np.array([[1.0, 0.0]]), 2.0)[0].tolist() == pytest.approx(
-        [1 / (1 + root), root / (1 + root)], rel=1e-12
+        [1 / (1 + root), root / (1 + root)], rel=1e-12, abs=0
     )
     above_one = apply_temperature(np.array([[1.0 + 1e-6, 0.0]]), 1.0)  # rounded above 1: read as 1
-    assert above_one[0, 1] == pytest.approx(1e-15 / (1 + 1e-15), rel=1e-12)
+    assert above_one[0, 1] == pytest.approx(1e-15 / (1 + 1e-15), rel=1e-12, abs=0)
     sharp = apply_temperature(np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]), 0.001)  # rows of 3: C != N
     assert sharp == pytest.approx(np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]), abs=1e-15)
     single = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], dtype=np.float32)
@@ -132,6 +133,7 @@ def test_brier_scores_take_float_labels_and_float32_probabilities_exactly():
     labels = np.array([1.0, 1.0, 0.0])
     one_vs_rest = ((p1[0] - 1) ** 2 + (p1[1] - 1) ** 2 + p1[2] ** 2) / 3
     assert calibration_scores(probs, labels)["brier"] == pytest.approx(one_vs_rest, rel=1e-14)
+    assert brier_one_vs_rest(probs, labels, 1) == pytest.approx(one_vs_rest, rel=1e-14)  # not float32 sums
     assert brier_multiclass(probs, labels) == pytest.approx(2 * one_vs_rest, rel=1e-7)
 
 

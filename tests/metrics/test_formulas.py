@@ -54,6 +54,14 @@ def test_confusion_counts_like_sklearn_for_one_set_and_for_batches() -> None:
         assert np.array_equal(rows[row], _sklearn_matrix(BATCH_PREDS[0, row], TARGETS))
 
 
+def test_classes_never_seen_at_the_end_still_get_their_rows_and_columns() -> None:
+    matrix = formulas.confusion([0, 1, 1], [0, 1, 0], 3)  # class 2 neither true nor predicted
+    assert matrix.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]
+    scores = formulas.confusion_scores(matrix)  # recalls 1 and 1/2; the absent class is left out
+    assert scores["balanced_accuracy"] == pytest.approx(0.75, abs=1e-12)
+    assert scores["recall_macro"] == pytest.approx(0.5, abs=1e-12)  # sklearn: every class listed
+
+
 def test_confusion_takes_class_indices_stored_as_floats() -> None:
     expected = _sklearn_matrix(TARGETS, BATCH_PREDS[1, 0])
     as_floats = formulas.confusion(TARGETS.astype(float), BATCH_PREDS[1, 0].astype(float), 4)
