@@ -297,3 +297,13 @@ def test_probabilities_of_zero_and_one_and_rows_off_by_less_than_a_hundredth_are
     probs = np.array([[1.0, 0.0, 0.0], [0.0, 0.995, 0.0], [0.1, 0.2, 0.709], [0.25, 0.25, 0.5]])
     result = classification_metrics(probs, np.array([0, 1, 2, 2]), CLASSES)
     assert result["accuracy"] == 1.0 and result["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 2]]
+
+
+def test_validated_probabilities_are_float64_and_targets_int64_whatever_came_in() -> None:
+    from bcbench.metrics.classification import validated_probs
+
+    probs, targets = validated_probs(np.array([[0.25, 0.75], [1, 0]], dtype=np.float32), [1.0, 0.0], 2)
+    assert probs.dtype == np.float64 and probs.tolist() == [[0.25, 0.75], [1.0, 0.0]]
+    assert targets.dtype == np.int64 and targets.tolist() == [1, 0]
+    from_ints, _ = validated_probs([[0, 1], [1, 0]], np.array([1, 0]), 2)
+    assert from_ints.dtype == np.float64
