@@ -139,7 +139,7 @@ def _auroc_by_pairs(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(((wins > 0) + 0.5 * (wins == 0)).mean())
 
 
-def test_auroc_and_its_macro_mean_of_batches_with_two_leading_axes_match_sklearn() -> None:
+def test_auroc_and_its_macro_mean_of_batches_with_two_leading_axes_match_the_count_over_pairs() -> None:
     rng = np.random.default_rng(3)
     labels = np.array([0, 1, 2, 0, 1, 2, 2, 0, 1])  # 9 images, 3 classes
     probs = rng.dirichlet([1, 1, 1], size=(2, 4, 9)).round(1)  # rounding makes ties
