@@ -235,3 +235,75 @@ def test_classification_metrics_rejects_logits_and_bad_shapes() -> None:
         classification_metrics(probs, targets[:-1], CLASSES)
     with pytest.raises(ValueError):
         classification_metrics(probs, targets + 1, CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("confusion", "names", "message"),
+    [
+        ([[1, 2, 3], [4, 5, 6]], CLASSES, "confusion matrix must be square [C, C], got shape (2, 3)"),
+        ([[[1]]], ["a"], "confusion matrix must be square [C, C], got shape (1, 1, 1)"),
+        ([[1, 2], [3, 4]], CLASSES, "confusion matrix has 2 classes but 3 names given"),
+        ([[1, 0], [0, 1]], ["a", "a"], "class names must be unique, got ['a', 'a']"),
+        ([[1, -1], [0, 1]], ["a", "b"], "confusion matrix entries must be non-negative integer counts"),
+        ([[1, 0.5], [0, 1]], ["a", "b"], "confusion matrix entries must be non-negative integer counts"),
+        ([[0, 0], [0, 0]], ["a", "b"], "confusion matrix is empty (no samples): metrics are undefined"),
+    ],
+    ids=["rectangular", "three-axes", "names", "duplicate", "negative", "fractional", "empty"],
+)
+def test_invalid_matrices_are_refused_with_the_exact_message(
+    confusion: list[list[float]], names: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        metrics_from_confusion(confusion, names)
+    assert str(caught.value) == message
+
+
+def test_a_single_image_is_scored_and_the_matrix_holds_python_ints() -> None:
+    one = metrics_from_confusion([[0, 1], [0, 0]], ["a", "b"])  # one image of a, called b
+    assert one["accuracy"] == 0.0 and one["per_class"]["a"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+    }
+    result = classification_metrics(np.array([[0.3, 0.7]]), np.array([1]), ["a", "b"])
+    assert result["n"] == 1 and result["accuracy"] == 1.0
+    assert json.dumps(result["confusion_matrix"]) == "[[0, 0], [0, 1]]"  # ints, not 0.0 / 1.0
+
+
+def _probs_error(probs: object, targets: object) -> str:
+    with pytest.raises(ValueError) as caught:
+        classification_metrics(probs, targets, CLASSES)
+    return str(caught.value)
+
+
+def test_invalid_probabilities_and_targets_are_refused_with_the_exact_message() -> None:
+    good = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.25, 0.25]])
+    assert _probs_error(good[:, :2], [0, 1, 0, 1]) == "probs must have shape [N, 3], got (4, 2)"
+    assert _probs_error(good[0], [0, 1, 2]) == "probs must have shape [N, 3], got (3,)"
+    assert _probs_error(good, [0, 1, 2]) == "targets must have shape [4], got (3,)"
+    assert _probs_error(good, [[0], [1], [2], [0]]) == "targets must have shape [4], got (4, 1)"
+    assert _probs_error(np.zeros((0, 3)), np.zeros(0)) == "no samples: metrics are undefined"
+    assert _probs_error(good, [0, 1, 2, 3]) == "targets must lie in [0, 3), got 0..3"
+    assert _probs_error(good, [-1, 1, 2, 2]) == "targets must lie in [0, 3), got -1..2"
+    nan = "probs contain NaN or inf (did the model diverge?): metrics are undefined"
+    assert _probs_error(np.where(good == 0.6, np.inf, good), [0, 1, 2, 0]) == nan
+    logits = "probs must be softmax probabilities (rows in [0, 1] summing to 1), not logits"
+    for row in ([1.2, -0.2, 0.0], [1.005, 0.0, 0.0], [0.3, 0.3, 0.3], [0.8, 0.7, 0.0], [0.6, 0.410005, 0.0]):
+        assert _probs_error(np.vstack([good[:3], row]), [0, 1, 2, 0]) == logits, row
+
+
+def test_probabilities_of_zero_and_one_and_rows_off_by_less_than_a_hundredth_are_accepted() -> None:
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 0.995, 0.0], [0.1, 0.2, 0.709], [0.25, 0.25, 0.5]])
+    result = classification_metrics(probs, np.array([0, 1, 2, 2]), CLASSES)
+    assert result["accuracy"] == 1.0 and result["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 2]]
+
+
+def test_validated_probabilities_are_float64_and_targets_int64_whatever_came_in() -> None:
+    from bcbench.metrics.classification import validated_probs
+
+    probs, targets = validated_probs(np.array([[0.25, 0.75], [1, 0]], dtype=np.float32), [1.0, 0.0], 2)
+    assert probs.dtype == np.float64 and probs.tolist() == [[0.25, 0.75], [1.0, 0.0]]
+    assert targets.dtype == np.int64 and targets.tolist() == [1, 0]
+    from_ints, _ = validated_probs([[0, 1], [1, 0]], np.array([1, 0]), 2)
+    assert from_ints.dtype == np.float64

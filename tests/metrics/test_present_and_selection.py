@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from bcbench.metrics import TestMetrics, evaluate_external, selection_score
+from bcbench.metrics import TestMetrics, evaluate, evaluate_external, selection_score
 from bcbench.metrics.classification import present_class_metrics
 
 
@@ -76,3 +76,33 @@ def test_selection_scores_have_the_right_direction_and_values():
     assert str(caught.value) == (
         "unknown selection 'val_precision'; use one of val_loss, val_accuracy, val_f1_macro, val_auroc"
     )
+
+
+def test_evaluate_scores_the_test_set_bootstraps_it_and_calibrates_on_validation():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    rng = np.random.default_rng(1)
+    test_targets = np.repeat([0, 1, 2], 6)
+    test_probs = rng.dirichlet([1, 1, 1], 18)
+    val_probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]])
+    val_targets = torch.tensor([0, 1, 2, 1])  # one confident error: T > 1
+    block = evaluate(
+        torch.tensor(test_probs), torch.tensor(test_targets), val_probs, val_targets, ("a", "b", "c")
+    )
+    preds = test_probs.argmax(1)
+    assert isinstance(block, TestMetrics) and block.extra == {} and block.classes_present is None
+    assert block.n == 18 and block.accuracy == pytest.approx(accuracy_score(test_targets, preds))
+    assert block.balanced_accuracy == pytest.approx(balanced_accuracy_score(test_targets, preds))
+    assert (
+        block.bootstrap_method == "stratified percentile bootstrap over test images (2000 resamples, seed 0)"
+    )
+    low, high = block.bootstrap["accuracy"]
+    assert (
+        low <= block.accuracy <= high and high - low > 0.1
+    )  # over the 18 test images, not the 4 of validation
+    calibration = block.calibration
+    assert calibration["before"]["nll"] == pytest.approx(
+        -np.mean(np.log(test_probs[np.arange(18), test_targets]))
+    )
+    assert calibration["val_nll_before"] == pytest.approx(-(3 * math.log(0.8) + math.log(0.1)) / 4)
+    assert calibration["temperature"] > 1 and calibration["val_nll_after"] < calibration["val_nll_before"]
