@@ -2,6 +2,9 @@
 
 import json
 import math
+import os
+
+import pytest
 
 from bcbench.atomic import write_atomic
 from bcbench.record import append_record, read_sweep, records_frame, shard_path
@@ -32,6 +35,28 @@ def test_torn_last_line_is_reported_and_the_next_append_survives(tmp_path):
     again = read_sweep(tmp_path)
     assert [r.run_id for r in again.records] == ["a", "c"]
     assert again.bad == {str(path): [2]}
+
+
+def test_an_append_interrupted_mid_line_is_cut_back_and_the_interrupt_goes_on_unchanged(
+    tmp_path, monkeypatch
+):
+    """Ctrl-C (or any error that is no storage failure) after half the line was written: the file is cut
+    back to its former bytes and the same exception reaches the caller, not one raised by the cleanup."""
+    path = tmp_path / "runs.jsonl"
+    append_record(path, {"run_id": "a", "status": "ok"})
+    before = path.read_bytes()
+    real_write = os.write
+
+    def half_then_interrupt(descriptor: int, data: bytes) -> int:
+        real_write(descriptor, bytes(data)[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "write", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        append_record(path, {"run_id": "b", "status": "ok"})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [r.run_id for r in read_sweep(tmp_path).records] == ["a"]
 
 
 def test_a_folder_without_records_is_empty(tmp_path):
