@@ -405,11 +405,13 @@ def test_a_stale_claim_refreshed_while_its_taker_makes_its_marker_is_not_taken(t
     dead = Claim("run-1", "w", "here", host_key(), dead_pid(), None, time.time(), time.time(), "n1")
     path.write_bytes(dead.encode())
     refreshed = Claim("run-1", "w", "here", host_key(), os.getpid(), None, time.time(), time.time() + 1, "n2")
-    taker = board(tmp_path, "taker")
+    taker, markers = board(tmp_path, "taker"), []
     create_marker = taker._create_marker
 
     def marker_then_refresh(marker: Path) -> bool:
         made = create_marker(marker)
+        mark = Claim.decode(marker.read_bytes())  # the taker's own claim, on the marker's name
+        markers.append((marker.name, mark.run_id, mark.worker, mark.pid))
         path.write_bytes(refreshed.encode())
         return made
 
@@ -417,6 +419,8 @@ def test_a_stale_claim_refreshed_while_its_taker_makes_its_marker_is_not_taken(t
     assert taker.try_claim("run-1") is False and not taker.holds("run-1") and taker.held() == []
     assert path.read_bytes() == refreshed.encode()
     assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["run-1.claim"]
+    name = "run-1.claim.takeover-n1"  # named by the stale claim's nonce
+    assert markers == [(name, name, "taker", os.getpid())]
 
 
 def test_a_takeover_survives_its_marker_being_removed_meanwhile(tmp_path, monkeypatch):
