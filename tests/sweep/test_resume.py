@@ -301,3 +301,33 @@ def test_the_worker_heartbeat_keeps_a_run_longer_than_the_lease_and_notes_a_fail
     assert taken == [False]
     assert [record.run_id for record in outcome.written] == [run_id]
     assert notes == [f"could not refresh claim {board.path(run_id)} (disk hiccup); retrying"]
+
+
+def test_a_run_recorded_elsewhere_just_before_this_worker_claims_it_is_given_back_and_the_next_taken(
+    tmp_path,
+):
+    """Another worker records a run between this worker's read of the records and its claim: the claim
+    is released at once and the next run is claimed in the same pass (no extra wait, no extra progress
+    line); at the end no claim is left and nothing is held."""
+    runs = seeded_sweep(tmp_path)
+    raced = runs["failed"]
+    executor = ScriptedExecutor(tmp_path, "me")
+    executor.observer = Announcements()
+    worker = worker_over(executor)
+    try_claim = worker.board.try_claim
+
+    def recorded_elsewhere_first(run_id: str) -> bool:
+        if run_id == raced and not executor.ran:
+            seed(tmp_path, "other", raced, "failed", 30)
+        return try_claim(run_id)
+
+    worker.board.try_claim = recorded_elsewhere_first
+    outcome = run_with_deadline(worker)
+    mine = [runs[name] for name in ("failed_after_ok", "failed_again_elsewhere", "no_record")]
+    assert executor.ran == mine and [record.run_id for record in outcome.written] == mine
+    expected: list[tuple] = [("sweep", 6, 2, 4), ("progress", 2, 6, 0)]
+    for position, run_id in enumerate(mine):
+        expected += [("start", run_id, position, 4), ("end", run_id, "failed")]
+        expected.append(("progress", 4 + position, 6, position + 1))  # the raced run counts as done
+    assert executor.observer.calls == expected
+    assert list((tmp_path / "claims").glob("*.claim")) == [] and worker.board.held() == []
