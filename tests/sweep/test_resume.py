@@ -20,8 +20,8 @@ from bcbench.record import RunRecord, append_record, read_sweep, shard_path
 from bcbench.sweep import plan_runs
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.progress import SilentObserver
-from bcbench.sweep.queue import ClaimBoard
-from bcbench.sweep.worker import QueueWorker
+from bcbench.sweep.queue import Claim, ClaimBoard
+from bcbench.sweep.worker import QueueWorker, RunLost
 
 QUEUE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.2, poll_seconds=0.01)
 _PLAN: list = []
@@ -228,6 +228,9 @@ class Announcements:
     def run_finished(self, planned, record: RunRecord) -> None:
         self.calls.append(("end", planned.run_id, record.status))
 
+    def epoch_finished(self, planned, entry: dict) -> None:
+        self.calls.append(("epoch", planned.run_id, entry))
+
 
 def test_a_worker_announces_the_sweeps_counts_and_its_progress_before_each_claim(tmp_path):
     runs = seeded_sweep(tmp_path)  # 6 planned: 2 done (ok, ok after failed), 4 to do
@@ -331,3 +334,40 @@ def test_a_run_recorded_elsewhere_just_before_this_worker_claims_it_is_given_bac
         expected.append(("progress", 4 + position, 6, position + 1))  # the raced run counts as done
     assert executor.observer.calls == expected
     assert list((tmp_path / "claims").glob("*.claim")) == [] and worker.board.held() == []
+
+
+def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_result_dropped(tmp_path):
+    """While the run trains, another worker replaces its claim: the heartbeat notices, the run's next
+    epoch raises RunLost naming the run (the observer never sees that epoch, nor the run's end), and the
+    worker drops its result with a note."""
+    quick = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.02, poll_seconds=0.01)
+    planned = planned_runs()[:1]
+    run_id = planned[0].run_id
+    board = ClaimBoard(tmp_path, "me", quick)
+    stopped: list[str] = []
+    notes: list[str] = []
+
+    def taken_over_while_training() -> None:
+        now = time.time()
+        board.path(run_id).write_bytes(
+            Claim(run_id, "other", "node-b", "b", 1, None, now, now, "n9").encode()
+        )
+        deadline = time.monotonic() + 5.0
+        while not notes and time.monotonic() < deadline:  # the heartbeat's note comes after it marks the loss
+            time.sleep(0.01)
+        try:
+            executor.observer.epoch_finished(planned[0], {"epoch": 1})
+        except RunLost as lost:
+            stopped.append(str(lost))
+        seed(tmp_path, "other", run_id, "ok", 40)  # the other worker finishes it
+
+    executor = ScriptedExecutor(tmp_path, "me", {run_id: taken_over_while_training})
+    executor.config = SimpleNamespace(queue=quick)
+    executor.observer = Announcements()
+    outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
+    assert stopped == [f"run {run_id} was taken over by another worker"]
+    assert [call[0] for call in executor.observer.calls] == ["sweep", "progress", "start", "progress"]
+    assert outcome.written == [] and notes == [
+        f"claim {run_id}.claim was taken over by another worker",
+        f"run {run_id} was taken over by another worker; this worker's result is dropped",
+    ]
