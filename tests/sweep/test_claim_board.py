@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import bcbench.sweep.queue
 from bcbench.config import QueueConfig
 from bcbench.errors import BcbenchError, StorageError
 from bcbench.sweep.identity import host_key
@@ -166,3 +167,42 @@ def test_a_claim_that_cannot_be_read_back_is_a_storage_error_naming_it(tmp_path,
     with pytest.raises(StorageError) as error:
         holder.holds("run-1")
     assert str(error.value).startswith(f"cannot write {holder.path('run-1')}: input/output error (EIO);")
+
+
+def test_releasing_a_claim_taken_over_meanwhile_leaves_the_takers_claim(tmp_path):
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1")
+    now = time.time()
+    taker = Claim("run-1", "taker", "node-b", "b", 1, None, now, now, "taker-nonce").encode()
+    holder.path("run-1").write_bytes(taker)
+    holder.release("run-1")
+    assert holder.path("run-1").read_bytes() == taker and holder.held() == []
+
+
+def test_a_claim_re_created_by_another_worker_in_the_gap_is_not_held(tmp_path, monkeypatch):
+    """The held claim's file went missing; as this worker re-creates it, another worker's create wins:
+    the exclusive create fails and the claim is judged by its content, the other's."""
+    holder = board(tmp_path, "holder")
+    assert holder.try_claim("run-1")
+    holder.path("run-1").unlink()
+    now = time.time()
+    other = Claim("run-1", "other", "node-b", "b", 1, None, now, now, "other-nonce").encode()
+
+    def beaten(path: Path, content: bytes) -> None:
+        path.write_bytes(other)
+        raise FileExistsError(errno.EEXIST, "File exists", str(path))
+
+    monkeypatch.setattr(holder, "_create", beaten)
+    assert holder.holds("run-1") is False and holder.path("run-1").read_bytes() == other
+
+
+def test_a_failed_claim_write_whose_file_vanished_meanwhile_reports_the_write_error(tmp_path, monkeypatch):
+    def vanished_then_broken(descriptor: int, data: bytes) -> None:
+        for path in (tmp_path / "claims").glob("*.claim"):
+            path.unlink()
+        raise OSError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(bcbench.sweep.queue, "write_all", vanished_then_broken)
+    with pytest.raises(BcbenchError) as error:
+        board(tmp_path, "w").try_claim("run-1")
+    assert str(error.value).startswith(f"cannot claim run run-1 in {tmp_path / 'claims'} (Broken pipe);")
