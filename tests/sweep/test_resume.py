@@ -21,7 +21,7 @@ from bcbench.sweep import plan_runs
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.progress import SilentObserver
 from bcbench.sweep.queue import Claim, ClaimBoard
-from bcbench.sweep.worker import QueueWorker, RunLost
+from bcbench.sweep.worker import Heartbeat, QueueWorker, RunLost
 
 QUEUE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.2, poll_seconds=0.01)
 _PLAN: list = []
@@ -371,3 +371,12 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
         f"claim {run_id}.claim was taken over by another worker",
         f"run {run_id} was taken over by another worker; this worker's result is dropped",
     ]
+
+
+def test_the_heartbeat_runs_in_a_daemon_thread_named_for_it(tmp_path):
+    """A daemon, so a worker killed mid-run never hangs on it; named, so a thread dump shows what it is."""
+    heartbeat = Heartbeat(ClaimBoard(tmp_path, "me", QUEUE), interval=60.0)
+    with heartbeat:
+        running = [thread for thread in threading.enumerate() if thread.name == "bcbench-heartbeat"]
+        assert len(running) == 1 and running[0].daemon is True
+    assert not running[0].is_alive()
