@@ -21,7 +21,7 @@ from bcbench.sweep import plan_runs
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.progress import SilentObserver
 from bcbench.sweep.queue import Claim, ClaimBoard
-from bcbench.sweep.worker import Heartbeat, QueueWorker, RunLost
+from bcbench.sweep.worker import QueueWorker, RunLost
 
 QUEUE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.2, poll_seconds=0.01)
 _PLAN: list = []
@@ -367,16 +367,35 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
     outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
     assert stopped == [f"run {run_id} was taken over by another worker"]
     assert [call[0] for call in executor.observer.calls] == ["sweep", "progress", "start", "progress"]
+    dropped = f"run {run_id} was taken over by another worker; this worker's result is dropped"
     assert outcome.written == [] and notes == [
         f"claim {run_id}.claim was taken over by another worker",
-        f"run {run_id} was taken over by another worker; this worker's result is dropped",
+        dropped,
     ]
 
 
-def test_the_heartbeat_runs_in_a_daemon_thread_named_for_it(tmp_path):
-    """A daemon, so a worker killed mid-run never hangs on it; named, so a thread dump shows what it is."""
-    heartbeat = Heartbeat(ClaimBoard(tmp_path, "me", QUEUE), interval=60.0)
-    with heartbeat:
-        running = [thread for thread in threading.enumerate() if thread.name == "bcbench-heartbeat"]
-        assert len(running) == 1 and running[0].daemon is True
-    assert not running[0].is_alive()
+def test_a_result_is_dropped_when_its_claim_changed_before_any_heartbeat(tmp_path):
+    """Replaced while the run trains, unseen by the heartbeat (60 s): the claim file decides, and drops it."""
+    quick = QueueConfig(lease_seconds=5.0, heartbeat_seconds=60.0, poll_seconds=0.01)
+    planned = planned_runs()[:1]
+    run_id = planned[0].run_id
+    board = ClaimBoard(tmp_path, "me", quick)
+    release = board.release
+
+    def replaced_while_training() -> None:
+        now = time.time()
+        board.path(run_id).write_bytes(
+            Claim(run_id, "other", "node-b", "b", 1, None, now, now, "n9").encode()
+        )
+
+    def release_then_the_other_records(name: str) -> None:
+        release(name)
+        seed(tmp_path, "other", name, "ok", 40)
+
+    board.release = release_then_the_other_records
+    executor = ScriptedExecutor(tmp_path, "me", {run_id: replaced_while_training})
+    executor.config = SimpleNamespace(queue=quick)
+    notes: list[str] = []
+    outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
+    assert outcome.written == [] and not shard_path(tmp_path, "me").exists()
+    assert notes == [f"run {run_id} was taken over by another worker; this worker's result is dropped"]
