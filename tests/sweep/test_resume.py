@@ -368,10 +368,8 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
     assert stopped == [f"run {run_id} was taken over by another worker"]
     assert [call[0] for call in executor.observer.calls] == ["sweep", "progress", "start", "progress"]
     dropped = f"run {run_id} was taken over by another worker; this worker's result is dropped"
-    assert outcome.written == [] and notes == [
-        f"claim {run_id}.claim was taken over by another worker",
-        dropped,
-    ]
+    taken = f"claim {run_id}.claim was taken over by another worker"
+    assert outcome.written == [] and notes == [taken, dropped]
 
 
 def test_a_result_is_dropped_when_its_claim_changed_before_any_heartbeat(tmp_path):
