@@ -321,15 +321,18 @@ def test_release_all_gives_back_every_held_claim(tmp_path):
 
 def test_the_lost_guard_stops_a_run_whose_claim_was_taken_over_and_passes_the_rest_on(tmp_path):
     seen: list = []
-    inner = SimpleNamespace(epoch_finished=lambda planned, entry: seen.append(entry), label="inner")
+    inner = SimpleNamespace(
+        epoch_finished=lambda planned, entry: seen.append((planned, entry)), label="inner"
+    )
     heartbeat = Heartbeat(board(tmp_path), interval=1.0)
     guard = LostGuard(inner, heartbeat, "run-1")
-    guard.epoch_finished(None, {"epoch": 1})
-    assert seen == [{"epoch": 1}] and guard.label == "inner"  # other calls go to the observer
+    planned = SimpleNamespace(run_id="run-1")
+    guard.epoch_finished(planned, {"epoch": 1})
+    assert seen == [(planned, {"epoch": 1})] and guard.label == "inner"  # other calls go to the observer
     heartbeat.lost.add("run-1")
     with pytest.raises(RunLost, match="run run-1 was taken over by another worker"):
-        guard.epoch_finished(None, {"epoch": 2})
-    assert seen == [{"epoch": 1}]
+        guard.epoch_finished(planned, {"epoch": 2})
+    assert seen == [(planned, {"epoch": 1})]
 
 
 def test_a_run_nobody_claimed_is_free_and_refreshing_a_released_run_loses_nothing(tmp_path):
@@ -392,6 +395,32 @@ def test_a_claim_released_between_the_create_and_the_read_is_not_taken(tmp_path,
 
     monkeypatch.setattr(reader, "_create", exists_then_released)
     assert not reader.try_claim("run-1") and not reader.holds("run-1")
+
+
+def test_a_stale_claim_refreshed_while_its_taker_makes_its_marker_is_not_taken(tmp_path, monkeypatch):
+    """Judged stale, then rewritten (refreshed, replaced) before the taker reads it again: it backs off
+    (False, nothing held), the refreshed claim stays as its holder wrote it and the marker is gone."""
+    (tmp_path / "claims").mkdir()
+    path = tmp_path / "claims" / "run-1.claim"
+    dead = Claim("run-1", "w", "here", host_key(), dead_pid(), None, time.time(), time.time(), "n1")
+    path.write_bytes(dead.encode())
+    refreshed = Claim("run-1", "w", "here", host_key(), os.getpid(), None, time.time(), time.time() + 1, "n2")
+    taker, markers = board(tmp_path, "taker"), []
+    create_marker = taker._create_marker
+
+    def marker_then_refresh(marker: Path) -> bool:
+        made = create_marker(marker)
+        mark = Claim.decode(marker.read_bytes())  # the taker's own claim, on the marker's name
+        markers.append((marker.name, mark.run_id, mark.worker, mark.pid))
+        path.write_bytes(refreshed.encode())
+        return made
+
+    monkeypatch.setattr(taker, "_create_marker", marker_then_refresh)
+    assert taker.try_claim("run-1") is False and not taker.holds("run-1") and taker.held() == []
+    assert path.read_bytes() == refreshed.encode()
+    assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["run-1.claim"]
+    name = "run-1.claim.takeover-n1"  # named by the stale claim's nonce
+    assert markers == [(name, name, "taker", os.getpid())]
 
 
 def test_a_takeover_survives_its_marker_being_removed_meanwhile(tmp_path, monkeypatch):

@@ -20,8 +20,8 @@ from bcbench.record import RunRecord, append_record, read_sweep, shard_path
 from bcbench.sweep import plan_runs
 from bcbench.sweep.execute import RunExecutor
 from bcbench.sweep.progress import SilentObserver
-from bcbench.sweep.queue import ClaimBoard
-from bcbench.sweep.worker import QueueWorker
+from bcbench.sweep.queue import Claim, ClaimBoard
+from bcbench.sweep.worker import QueueWorker, RunLost
 
 QUEUE = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.2, poll_seconds=0.01)
 _PLAN: list = []
@@ -228,6 +228,9 @@ class Announcements:
     def run_finished(self, planned, record: RunRecord) -> None:
         self.calls.append(("end", planned.run_id, record.status))
 
+    def epoch_finished(self, planned, entry: dict) -> None:
+        self.calls.append(("epoch", planned.run_id, entry))
+
 
 def test_a_worker_announces_the_sweeps_counts_and_its_progress_before_each_claim(tmp_path):
     runs = seeded_sweep(tmp_path)  # 6 planned: 2 done (ok, ok after failed), 4 to do
@@ -301,3 +304,96 @@ def test_the_worker_heartbeat_keeps_a_run_longer_than_the_lease_and_notes_a_fail
     assert taken == [False]
     assert [record.run_id for record in outcome.written] == [run_id]
     assert notes == [f"could not refresh claim {board.path(run_id)} (disk hiccup); retrying"]
+
+
+def test_a_run_recorded_elsewhere_just_before_this_worker_claims_it_is_given_back_and_the_next_taken(
+    tmp_path,
+):
+    """Another worker records a run between this worker's read of the records and its claim: the claim
+    is released at once and the next run is claimed in the same pass (no extra wait, no extra progress
+    line); at the end no claim is left and nothing is held."""
+    runs = seeded_sweep(tmp_path)
+    raced = runs["failed"]
+    executor = ScriptedExecutor(tmp_path, "me")
+    executor.observer = Announcements()
+    worker = worker_over(executor)
+    try_claim = worker.board.try_claim
+
+    def recorded_elsewhere_first(run_id: str) -> bool:
+        if run_id == raced and not executor.ran:
+            seed(tmp_path, "other", raced, "failed", 30)
+        return try_claim(run_id)
+
+    worker.board.try_claim = recorded_elsewhere_first
+    outcome = run_with_deadline(worker)
+    mine = [runs[name] for name in ("failed_after_ok", "failed_again_elsewhere", "no_record")]
+    assert executor.ran == mine and [record.run_id for record in outcome.written] == mine
+    expected: list[tuple] = [("sweep", 6, 2, 4), ("progress", 2, 6, 0)]
+    for position, run_id in enumerate(mine):
+        expected += [("start", run_id, position, 4), ("end", run_id, "failed")]
+        expected.append(("progress", 4 + position, 6, position + 1))  # the raced run counts as done
+    assert executor.observer.calls == expected
+    assert list((tmp_path / "claims").glob("*.claim")) == [] and worker.board.held() == []
+
+
+def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_result_dropped(tmp_path):
+    """While the run trains, another worker replaces its claim: the heartbeat notices, the run's next
+    epoch raises RunLost naming the run (the observer never sees that epoch, nor the run's end), and the
+    worker drops its result with a note."""
+    quick = QueueConfig(lease_seconds=5.0, heartbeat_seconds=0.02, poll_seconds=0.01)
+    planned = planned_runs()[:1]
+    run_id = planned[0].run_id
+    board = ClaimBoard(tmp_path, "me", quick)
+    stopped: list[str] = []
+    notes: list[str] = []
+
+    def taken_over_while_training() -> None:
+        now = time.time()
+        board.path(run_id).write_bytes(
+            Claim(run_id, "other", "node-b", "b", 1, None, now, now, "n9").encode()
+        )
+        deadline = time.monotonic() + 5.0
+        while not notes and time.monotonic() < deadline:  # the heartbeat's note comes after it marks the loss
+            time.sleep(0.01)
+        try:
+            executor.observer.epoch_finished(planned[0], {"epoch": 1})
+        except RunLost as lost:
+            stopped.append(str(lost))
+        seed(tmp_path, "other", run_id, "ok", 40)  # the other worker finishes it
+
+    executor = ScriptedExecutor(tmp_path, "me", {run_id: taken_over_while_training})
+    executor.config = SimpleNamespace(queue=quick)
+    executor.observer = Announcements()
+    outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
+    assert stopped == [f"run {run_id} was taken over by another worker"]
+    assert [call[0] for call in executor.observer.calls] == ["sweep", "progress", "start", "progress"]
+    dropped = f"run {run_id} was taken over by another worker; this worker's result is dropped"
+    taken = f"claim {run_id}.claim was taken over by another worker"
+    assert outcome.written == [] and notes == [taken, dropped]
+
+
+def test_a_result_is_dropped_when_its_claim_changed_before_any_heartbeat(tmp_path):
+    """Replaced while the run trains, unseen by the heartbeat (60 s): the claim file decides, and drops it."""
+    quick = QueueConfig(lease_seconds=5.0, heartbeat_seconds=60.0, poll_seconds=0.01)
+    planned = planned_runs()[:1]
+    run_id = planned[0].run_id
+    board = ClaimBoard(tmp_path, "me", quick)
+    release = board.release
+
+    def replaced_while_training() -> None:
+        now = time.time()
+        board.path(run_id).write_bytes(
+            Claim(run_id, "other", "node-b", "b", 1, None, now, now, "n9").encode()
+        )
+
+    def release_then_the_other_records(name: str) -> None:
+        release(name)
+        seed(tmp_path, "other", name, "ok", 40)
+
+    board.release = release_then_the_other_records
+    executor = ScriptedExecutor(tmp_path, "me", {run_id: replaced_while_training})
+    executor.config = SimpleNamespace(queue=quick)
+    notes: list[str] = []
+    outcome = run_with_deadline(QueueWorker(executor, planned, board, {}, warn=notes.append))
+    assert outcome.written == [] and not shard_path(tmp_path, "me").exists()
+    assert notes == [f"run {run_id} was taken over by another worker; this worker's result is dropped"]
