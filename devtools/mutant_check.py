@@ -7,7 +7,8 @@ kills each: the quick way to confirm that a new test kills the survivors it was 
 Run it from the repository root after ``mutmut run`` (TESTING.md). ``status`` picks the mutants by their
 recorded result: ``survived``, ``notests`` (no candidate test called the function when mutmut collected
 its statistics), ``unrun`` (no result yet: a ``mutmut run`` that was stopped), or ``all``; the pattern is
-an ``fnmatch`` glob over mutant names. The tests run inside
+an ``fnmatch`` glob over mutant names, or ``@<file>`` (a list of names, run in its order: a shuffled list
+makes a stopped check a uniform sample). The tests run inside
 ``mutants/`` (copy changed test files there first) with ``MUTANT_UNDER_TEST`` set, as mutmut runs them,
 but in one process: a test module is imported once, so edit tests between invocations, not during one.
 ``--selected`` instead of test paths runs, for each mutant, the tests mutmut selected for its function
@@ -36,13 +37,17 @@ TEST_TIMEOUT = float(os.environ.get("MUTANT_CHECK_TIMEOUT", "30"))
 
 
 def mutant_names(root: Path, status: str, pattern: str) -> list[str]:
-    """The mutants of ``root``'s ``.meta`` files whose result matches ``status`` and name ``pattern``."""
-    names = []
+    """The mutants of ``root``'s ``.meta`` files whose result matches ``status`` and name ``pattern``;
+    ``@<file>`` as the pattern: the names listed in that file (one per line), in its order."""
+    chosen = []
     for meta in sorted(root.glob("bcbench/**/*.py.meta")):
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
-            if (status == "all" or code in STATUS_CODES[status]) and fnmatch.fnmatch(name, pattern):
-                names.append(name)
-    return names
+            if status == "all" or code in STATUS_CODES[status]:
+                chosen.append(name)
+    if pattern.startswith("@"):
+        listed = Path(pattern[1:]).read_text().split()
+        return [name for name in listed if name in set(chosen)]
+    return [name for name in chosen if fnmatch.fnmatch(name, pattern)]
 
 
 class FirstFailure:

@@ -81,6 +81,14 @@ def test_mutants_are_picked_by_recorded_result_and_name_pattern(tmp_path):
         "bcbench.toy.x_other__mutmut_2",
     ]
     assert len(mutant_names(mutants, "all", "*")) == 8
+    listed = tmp_path / "shuffled.txt"  # a list keeps its own order; names without the status are left out
+    listed.write_text(
+        "bcbench.toy.x_other__mutmut_2\nbcbench.toy.x_add__mutmut_1\nbcbench.toy.x_add__mutmut_5\n"
+    )
+    assert mutant_names(mutants, "unrun", f"@{listed}") == [
+        "bcbench.toy.x_other__mutmut_2",
+        "bcbench.toy.x_add__mutmut_5",
+    ]
 
 
 def mutant_check(folder: Path, *args: str) -> list[str]:
