@@ -346,6 +346,7 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
     board = ClaimBoard(tmp_path, "me", quick)
     stopped: list[str] = []
     notes: list[str] = []
+    guards: list = []
 
     def taken_over_while_training() -> None:
         now = time.time()
@@ -355,6 +356,7 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
         deadline = time.monotonic() + 5.0
         while not notes and time.monotonic() < deadline:  # the heartbeat's note comes after it marks the loss
             time.sleep(0.01)
+        guards.append(executor.observer)
         try:
             executor.observer.epoch_finished(planned[0], {"epoch": 1})
         except RunLost as lost:
@@ -370,6 +372,7 @@ def test_a_run_whose_claim_is_taken_over_is_stopped_at_its_next_epoch_and_its_re
     dropped = f"run {run_id} was taken over by another worker; this worker's result is dropped"
     taken = f"claim {run_id}.claim was taken over by another worker"
     assert outcome.written == [] and notes == [taken, dropped]
+    assert guards[0]._heartbeat.lost == set()  # forgotten once dropped: a later claim of it must not stop
 
 
 def test_a_result_is_dropped_when_its_claim_changed_before_any_heartbeat(tmp_path):
