@@ -58,7 +58,7 @@ def fit_temperature(val_probs: Any, val_labels: Any) -> float:
 
     found = minimize_scalar(objective, bounds=LOG_T_BOUNDS, method="bounded", options={"xatol": 1e-6})
     temperature = math.exp(float(found.x))
-    return temperature if objective(float(found.x)) <= objective(0.0) else 1.0
+    return temperature if objective(float(found.x)) < objective(0.0) else 1.0  # a tie keeps T = 1
 
 
 def calibration_scores(probs: Any, labels: Any, positive: int | None = None) -> dict[str, float]:

@@ -107,7 +107,6 @@ def test_a_model_as_sure_as_it_is_right_keeps_a_temperature_of_one():
     )
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a tie with T = 1 returns the search's end point (e^4), not 1.0")
 def test_uniform_predictions_that_no_temperature_changes_keep_a_temperature_of_one():
     assert fit_temperature(np.full((4, 3), 1 / 3), np.array([0, 1, 2, 0])) == 1.0
 
