@@ -221,3 +221,20 @@ def test_one_member_ensembles_and_the_exact_messages_of_malformed_members():
     assert str(caught.value) == (
         "ensemble member 1 has rows that are not probabilities (negative, not finite or not summing to 1)"
     )
+
+
+def test_kept_count_reads_coverage_times_n_to_nine_decimals():
+    assert kept_count(0.9 + 2e-11, 10) == 9  # 9.0000000002: the tenth decimal is rounding noise
+    assert kept_count(0.9 + 2e-10, 10) == 10  # 9.000000002: the ninth decimal counts
+
+
+def test_counts_are_summed_in_float64_whatever_the_values_dtype():
+    """A thousand float32 weights of 0.1 without ties: float32 running sums drift by about 1e-3 by the
+    end, float64 ones stay k times the weight."""
+    weights = np.full(1000, 0.1, dtype=np.float32)
+    confidence = np.linspace(1.0, 0.0, 1000)
+    expected = np.arange(1, 1001) * float(np.float32(0.1))
+    np.testing.assert_allclose(tie_averaged_counts(confidence, weights), expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        tie_averaged_rows(confidence[None], weights[None])[0], expected, rtol=1e-12, atol=0
+    )
