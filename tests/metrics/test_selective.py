@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -238,3 +240,28 @@ def test_counts_are_summed_in_float64_whatever_the_values_dtype():
     np.testing.assert_allclose(
         tie_averaged_rows(confidence[None], weights[None])[0], expected, rtol=1e-12, atol=0
     )
+
+
+def test_resampled_numbers_by_hand_without_a_positive_class_and_with_no_positive_kept():
+    probs, labels = two_class([0.9, 0.8, 0.7, 0.6], [True, False, True, False])  # labels 1, 0, 1, 0
+    index = np.array([[0, 1, 2, 3], [0, 0, 3, 3], [0, 2, 0, 2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 / 0 where no positive is kept is NaN, silently
+        out = resampled_selective(probs, labels, index)
+        with_class = resampled_selective(probs, labels, index, positive=0)
+    assert sorted(out) == [
+        "accuracy_at_80",
+        "accuracy_at_90",
+        "aurc",
+        "eaurc",
+        "sensitivity_at_80",
+        "sensitivity_at_90",
+    ]
+    # risks: 0, 1/2, 1/3, 2/4 (best 0, 0, 1/3, 2/4); 0, 0, 1/3, 2/4 (the best); all correct
+    assert out["aurc"].tolist() == pytest.approx([(1 / 2 + 1 / 3 + 1 / 2) / 4, (1 / 3 + 1 / 2) / 4, 0.0])
+    assert out["eaurc"].tolist() == pytest.approx([1 / 8, 0.0, 0.0])
+    assert out["accuracy_at_80"].tolist() == out["accuracy_at_90"].tolist() == [0.5, 0.5, 1.0]  # all 4 kept
+    assert np.isnan(out["sensitivity_at_80"]).all() and np.isnan(out["sensitivity_at_90"]).all()
+    # label 0 (rows 1 and 3) is never predicted: sensitivity 0 where kept, NaN in the third resample
+    assert with_class["sensitivity_at_80"][:2].tolist() == [0.0, 0.0]
+    assert np.isnan(with_class["sensitivity_at_80"][2])
