@@ -265,3 +265,12 @@ def test_resampled_numbers_by_hand_without_a_positive_class_and_with_no_positive
     # label 0 (rows 1 and 3) is never predicted: sensitivity 0 where kept, NaN in the third resample
     assert with_class["sensitivity_at_80"][:2].tolist() == [0.0, 0.0]
     assert np.isnan(with_class["sensitivity_at_80"][2])
+
+
+def test_the_ensemble_of_stored_float32_members_is_their_float64_mean():
+    first = np.array([[0.1, 0.9], [0.6, 0.4]], dtype=np.float32)
+    second = np.array([[0.3, 0.7], [0.2, 0.8]], dtype=np.float32)
+    mean = ensemble_probabilities([first, second])
+    assert mean.dtype == np.float64
+    by_hand = [[(first[r, c].item() + second[r, c].item()) / 2 for c in range(2)] for r in range(2)]
+    assert mean.tolist() == by_hand
