@@ -265,6 +265,8 @@ def test_resampled_numbers_by_hand_without_a_positive_class_and_with_no_positive
     # label 0 (rows 1 and 3) is never predicted: sensitivity 0 where kept, NaN in the third resample
     assert with_class["sensitivity_at_80"][:2].tolist() == [0.0, 0.0]
     assert np.isnan(with_class["sensitivity_at_80"][2])
+    one_positive = resampled_selective(probs, labels, np.array([[1, 1, 3, 2]]), positive=1)  # only row 2
+    assert one_positive["sensitivity_at_80"].tolist() == [1.0]  # one positive kept, predicted: 1 / 1
 
 
 def test_the_ensemble_of_stored_float32_members_is_their_float64_mean():
