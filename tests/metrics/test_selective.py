@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -221,3 +223,56 @@ def test_one_member_ensembles_and_the_exact_messages_of_malformed_members():
     assert str(caught.value) == (
         "ensemble member 1 has rows that are not probabilities (negative, not finite or not summing to 1)"
     )
+
+
+def test_kept_count_reads_coverage_times_n_to_nine_decimals():
+    assert kept_count(0.9 + 2e-11, 10) == 9  # 9.0000000002: the tenth decimal is rounding noise
+    assert kept_count(0.9 + 2e-10, 10) == 10  # 9.000000002: the ninth decimal counts
+
+
+def test_counts_are_summed_in_float64_whatever_the_values_dtype():
+    """A thousand float32 weights of 0.1 without ties: float32 running sums drift by about 1e-3 by the
+    end, float64 ones stay k times the weight."""
+    weights = np.full(1000, 0.1, dtype=np.float32)
+    confidence = np.linspace(1.0, 0.0, 1000)
+    expected = np.arange(1, 1001) * float(np.float32(0.1))
+    np.testing.assert_allclose(tie_averaged_counts(confidence, weights), expected, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        tie_averaged_rows(confidence[None], weights[None])[0], expected, rtol=1e-12, atol=0
+    )
+
+
+def test_resampled_numbers_by_hand_without_a_positive_class_and_with_no_positive_kept():
+    probs, labels = two_class([0.9, 0.8, 0.7, 0.6], [True, False, True, False])  # labels 1, 0, 1, 0
+    index = np.array([[0, 1, 2, 3], [0, 0, 3, 3], [0, 2, 0, 2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 / 0 where no positive is kept is NaN, silently
+        out = resampled_selective(probs, labels, index)
+        with_class = resampled_selective(probs, labels, index, positive=0)
+    assert sorted(out) == [
+        "accuracy_at_80",
+        "accuracy_at_90",
+        "aurc",
+        "eaurc",
+        "sensitivity_at_80",
+        "sensitivity_at_90",
+    ]
+    # risks: 0, 1/2, 1/3, 2/4 (best 0, 0, 1/3, 2/4); 0, 0, 1/3, 2/4 (the best); all correct
+    assert out["aurc"].tolist() == pytest.approx([(1 / 2 + 1 / 3 + 1 / 2) / 4, (1 / 3 + 1 / 2) / 4, 0.0])
+    assert out["eaurc"].tolist() == pytest.approx([1 / 8, 0.0, 0.0])
+    assert out["accuracy_at_80"].tolist() == out["accuracy_at_90"].tolist() == [0.5, 0.5, 1.0]  # all 4 kept
+    assert np.isnan(out["sensitivity_at_80"]).all() and np.isnan(out["sensitivity_at_90"]).all()
+    # label 0 (rows 1 and 3) is never predicted: sensitivity 0 where kept, NaN in the third resample
+    assert with_class["sensitivity_at_80"][:2].tolist() == [0.0, 0.0]
+    assert np.isnan(with_class["sensitivity_at_80"][2])
+    one_positive = resampled_selective(probs, labels, np.array([[1, 1, 3, 2]]), positive=1)  # only row 2
+    assert one_positive["sensitivity_at_80"].tolist() == [1.0]  # one positive kept, predicted: 1 / 1
+
+
+def test_the_ensemble_of_stored_float32_members_is_their_float64_mean():
+    first = np.array([[0.1, 0.9], [0.6, 0.4]], dtype=np.float32)
+    second = np.array([[0.3, 0.7], [0.2, 0.8]], dtype=np.float32)
+    mean = ensemble_probabilities([first, second])
+    assert mean.dtype == np.float64
+    by_hand = [[(first[r, c].item() + second[r, c].item()) / 2 for c in range(2)] for r in range(2)]
+    assert mean.tolist() == by_hand

@@ -35,18 +35,20 @@ def _ece_by_hand(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float
     return total
 
 
-def _resamples(probs: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _resamples(
+    probs: np.ndarray, targets: np.ndarray, seed: int = SEED, n_boot: int = N_BOOT
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(probabilities, targets, [N_BOOT, N] indices): within each class, draws with replacement."""
     order = np.argsort(targets, kind="stable")
     p, t = probs[order], targets[order]
-    draw = np.random.default_rng(SEED)
+    draw = np.random.default_rng(seed)
     blocks = [np.flatnonzero(t == c) for c in range(3)]
-    index = np.concatenate([b[draw.integers(0, b.size, size=(N_BOOT, b.size))] for b in blocks], axis=1)
+    index = np.concatenate([b[draw.integers(0, b.size, size=(n_boot, b.size))] for b in blocks], axis=1)
     return p, t, index
 
 
-def _explicit_loop(probs: np.ndarray, targets: np.ndarray) -> dict[str, list[float]]:
-    p, t, index = _resamples(probs, targets)
+def _explicit_loop(probs: np.ndarray, targets: np.ndarray, n_boot: int = N_BOOT) -> dict[str, list[float]]:
+    p, t, index = _resamples(probs, targets, n_boot=n_boot)
     labels = [0, 1, 2]
     loops: dict[str, list[float]] = {}
     for row in index:
@@ -119,3 +121,29 @@ def test_the_same_predictions_give_the_same_intervals_and_another_seed_others():
     first = stratified_bootstrap(probs, targets, CLASSES, n_boot=200, seed=1)
     assert stratified_bootstrap(probs, targets, CLASSES, n_boot=200, seed=1) == first
     assert stratified_bootstrap(probs, targets, CLASSES, n_boot=200, seed=2)["f1_macro"] != first["f1_macro"]
+
+
+def test_the_seed_is_zero_unless_given():
+    probs, targets = _predictions(False)
+    p, t, index = _resamples(probs, targets, seed=0)
+    accuracy = [float((p[row].argmax(axis=1) == t[row]).mean()) for row in index]
+    assert resampled_scores(probs, targets, CLASSES, n_boot=N_BOOT)["accuracy"].tolist() == pytest.approx(
+        accuracy, abs=1e-12
+    )
+    intervals = stratified_bootstrap(probs, targets, CLASSES, n_boot=N_BOOT)
+    assert intervals["accuracy"] == pytest.approx(list(np.quantile(accuracy, [0.025, 0.975])), abs=1e-12)
+
+
+def test_a_single_resample_and_a_class_of_one_image_are_scored_like_any_other():
+    """One resample is a valid request (its interval is its value), and a class with one test image is
+    present: its recall is that image's (0 or 1 in every resample), not None."""
+    probs, targets = _predictions(False)
+    keep = (targets != 2) | (np.arange(len(targets)) == np.flatnonzero(targets == 2)[0])
+    probs, targets = probs[keep], targets[keep]
+    scores = resampled_scores(probs, targets, CLASSES, n_boot=1, seed=SEED)
+    intervals = stratified_bootstrap(probs, targets, CLASSES, n_boot=1, seed=SEED)
+    loop = _explicit_loop(probs, targets, n_boot=1)
+    assert set(scores) == set(loop) and scores["recall_c"] is not None
+    for name, values in loop.items():
+        assert scores[name].tolist() == pytest.approx(values, abs=1e-12), name
+        assert intervals[name] == pytest.approx(values * 2, abs=1e-12), name
