@@ -75,6 +75,13 @@ def test_the_corrected_t_matches_scikit_learns_published_example():
     assert round(naive["t_stat"], 3) == 2.611 and round(naive["t_p"] / 2, 3) == 0.005  # its "uncorrected"
 
 
+def test_the_interval_of_a_mean_is_uncorrected_by_default_and_made_in_float64():
+    values = np.array([0.1, 0.2, 0.4], dtype=np.float32)  # e.g. scores from float32 tensors
+    exact = values.astype(np.float64)
+    expected = scipy_stats.t.interval(0.95, 2, loc=sum(exact) / 3, scale=exact.std(ddof=1) / np.sqrt(3))
+    assert mean_interval(values, 0.95) == pytest.approx(expected, rel=1e-12)
+
+
 def test_the_corrected_interval_of_a_mean_over_folds_by_hand():
     values = np.array([0.62, 0.70, 0.66, 0.71, 0.64])
     scale = values.std(ddof=1) * np.sqrt(1 / 5 + 0.25)
@@ -133,11 +140,27 @@ def test_wilson_matches_newcombes_table(hits, trials, low, high):
     assert wilson_interval(hits, trials) == pytest.approx((low, high), abs=5e-5)
 
 
+@pytest.mark.parametrize(("confidence", "z"), [(None, 1.959963984540054), (0.90, 1.6448536269514722)])
+def test_wilson_of_one_success_in_one_trial_by_hand(confidence, z):
+    """x = n = 1: centre (1 + z^2 / 2) / (1 + z^2), half-width z^2 / 2 / (1 + z^2): [1 / (1 + z^2), 1];
+    z the normal quantile of the confidence (default 0.95)."""
+    found = wilson_interval(1, 1) if confidence is None else wilson_interval(1, 1, confidence)
+    assert found == pytest.approx((1 / (1 + z**2), 1.0), rel=1e-12)
+
+
 def test_wilson_without_trials_is_no_interval():
     assert wilson_interval(0, 0) == (None, None)
 
 
 def test_the_smallest_two_sided_wilcoxon_p_of_n_pairs():
-    assert [smallest_wilcoxon_p(n) for n in (3, 4, 5, 6)] == [0.25, 0.125, 0.0625, 0.03125]
+    assert [smallest_wilcoxon_p(n) for n in (0, 1, 2, 3, 4, 5, 6)] == [
+        1.0,
+        1.0,
+        0.5,
+        0.25,
+        0.125,
+        0.0625,
+        0.03125,
+    ]
     exact = scipy_stats.wilcoxon([0.1, 0.2, 0.3, 0.4, 0.5], method="exact")  # every difference positive
     assert exact.pvalue == pytest.approx(smallest_wilcoxon_p(5))
