@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
@@ -55,3 +57,61 @@ def test_degenerate_cases_give_a_reason_not_a_number():
     assert same["p"] is None and "no variance" in same["note"] and same["auc_diff"] == 0.0
     constant = delong_test(np.full(4, 0.5), np.full(4, 0.5), np.array([False, True, False, True]))
     assert constant["auc_a"] == 0.5 and constant["p"] is None
+
+
+Z_975 = 1.959963984540054  # the standard normal's 0.975 quantile (the "1.96" of a 95% interval)
+
+
+def test_delong_worked_by_hand_on_two_positives_and_two_negatives():
+    """A: positives 0.9, 0.4, negatives 0.5, 0.1: V10 = (1, 1/2), V01 = (1/2, 1), AUROC 3/4.
+    B: positives 0.8, 0.7, negatives 0.6, 0.9: V10 = (1/2, 1/2), V01 = (1, 0), AUROC 1/2.
+    S10 = [[1/8, 0], [0, 0]], S01 = [[1/8, -1/4], [-1/4, 1/2]]; S = S10 / 2 + S01 / 2 gives
+    var(A - B) = 1/8 + 1/4 + 2 * 1/8 = 5/8, z = (1/4) / sqrt(5/8) = sqrt(1/10). Default confidence 0.95."""
+    a, b = [0.9, 0.4, 0.5, 0.1], [0.8, 0.7, 0.6, 0.9]
+    labels = [1, 1, 0, 0]  # 0/1 labels, as a data set stores them
+    se, z = math.sqrt(5 / 8), math.sqrt(1 / 10)
+    expected = {"auc_a": 0.75, "auc_b": 0.5, "auc_diff": 0.25, "se": se, "diff_ci_low": 0.25 - Z_975 * se,
+                "diff_ci_high": 0.25 + Z_975 * se, "z": z, "p": math.erfc(z / math.sqrt(2)), "n_positive": 2,
+                "n_negative": 2}  # fmt: skip
+    result = delong_test(a, b, labels)
+    assert list(result) == [*expected, "note"] and result.pop("note") == ""
+    assert result == pytest.approx(expected, rel=1e-12)
+
+
+def undefined(n_positive: int, n_negative: int, note: str, **aucs: float) -> dict:
+    """delong_test's whole answer when a statistic is undefined: every number None but the given AUROCs."""
+    keys = ("auc_a", "auc_b", "auc_diff", "se", "diff_ci_low", "diff_ci_high", "z", "p")
+    return {**dict.fromkeys(keys), **aucs, "n_positive": n_positive, "n_negative": n_negative, "note": note}
+
+
+NO_VARIANCE = "no variance of the difference (identical or constant scores): no test"
+
+
+def test_one_class_is_named_and_every_key_is_there():
+    result = delong_test([0.1, 0.2, 0.3], [0.3, 0.2, 0.1], [True, True, True])
+    expected = undefined(3, 0, "only one class among these images: AUROC undefined")
+    assert result == expected and list(result) == list(expected)
+
+
+@pytest.mark.parametrize(
+    ("positive", "expected"),
+    [
+        # one positive (0.9 for A, 0.2 for B) against 0.5, 0.1, 0.3: AUROC 1 and 1/3
+        ([True, False, False, False], undefined(1, 3, NO_VARIANCE, auc_a=1.0, auc_b=1 / 3, auc_diff=2 / 3)),
+        # one negative (0.9 for A, 0.2 for B) below/above 0.5, 0.1, 0.3: AUROC 0 and 2/3
+        ([False, True, True, True], undefined(3, 1, NO_VARIANCE, auc_a=0.0, auc_b=2 / 3, auc_diff=-2 / 3)),
+    ],
+)
+def test_a_single_image_of_a_class_gives_aurocs_but_no_variance(positive, expected):
+    """With one image in a class its components have no sample covariance: the AUROCs, but no test."""
+    result, expected = delong_test([0.9, 0.5, 0.1, 0.3], [0.2, 0.5, 0.1, 0.3], positive), dict(expected)
+    assert list(result) == list(expected)
+    aucs = ("auc_a", "auc_b", "auc_diff")
+    assert [result.pop(key) for key in aucs] == pytest.approx([expected.pop(key) for key in aucs], rel=1e-12)
+    assert result == expected
+
+
+def test_integer_scores_are_ranked_as_float64():
+    """2^53 and 2^53 + 1 are one float64: a tie (1/2), as delong_test, which casts to float64, sees them."""
+    v10, v01 = structural_components(np.array([2**53 + 1, 2**53]), np.array([True, False]))
+    assert (v10.tolist(), v01.tolist()) == ([0.5], [0.5])
