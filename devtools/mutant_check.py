@@ -45,8 +45,8 @@ def mutant_names(root: Path, status: str, pattern: str) -> list[str]:
             if status == "all" or code in STATUS_CODES[status]:
                 chosen.append(name)
     if pattern.startswith("@"):
-        listed = Path(pattern[1:]).read_text().split()
-        return [name for name in listed if name in set(chosen)]
+        wanted = set(chosen)
+        return [name for name in Path(pattern[1:]).read_text().split() if name in wanted]
     return [name for name in chosen if fnmatch.fnmatch(name, pattern)]
 
 
@@ -96,10 +96,11 @@ def main(argv: list[str]) -> int:
     tests_of = selected_tests(root) if tests == ["--selected"] else lambda name: tests
     killed = 0
     for name in names:
-        if not tests_of(name):
+        chosen_tests = tests_of(name)
+        if not chosen_tests:
             print(f"NOTESTS  {name}", flush=True)
             continue
-        dead, by = check(name, tests_of(name))
+        dead, by = check(name, chosen_tests)
         killed += dead
         print(f"KILLED   {name} by {by}" if dead else f"SURVIVED {name}", flush=True)
     print(f"{killed} killed of {len(names)}")
